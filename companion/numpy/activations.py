@@ -1,0 +1,258 @@
+"""Elementwise and normalising activation layers: ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax.
+
+Each layer caches what its derivative needs in ``forward`` and returns the input gradient from
+``backward``; none has parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from companion.numpy._validation import as_float_array
+from companion.numpy.functional import log_softmax, sigmoid, softmax, softmax_backward
+from companion.numpy.module import Module
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SPLIT = 3.0  # |x| below: power series; above: continued fraction for erfc
+_SERIES_TERMS = 60
+_FRACTION_DEPTH = 40
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Error function erf(x) = 2/sqrt(pi) * integral_0^x e^{-t^2} dt, elementwise, to ~1e-15.
+
+    For |x| < 3 it sums the series of positive terms
+    erf(x) = 2/sqrt(pi) e^{-x^2} sum_n (2x^2)^n x / (1*3*...*(2n+1)), which has no cancellation;
+    for |x| >= 3 it evaluates erfc(x) = e^{-x^2}/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))
+    from the tail of the continued fraction and returns 1 - erfc(x).
+
+    Args:
+        x: array of any shape.
+
+    Returns:
+        erf(x), same shape as ``x``.
+    """
+    x = as_float_array(x, "x")
+    a = np.abs(x)
+    near = np.minimum(a, _SPLIT)
+    square = near * near
+    term = near.copy()
+    total = near.copy()
+    for n in range(1, _SERIES_TERMS):
+        term = term * (2.0 * square) / (2 * n + 1)
+        total = total + term
+    series = _TWO_OVER_SQRT_PI * np.exp(-square) * total
+    far = np.maximum(a, _SPLIT)
+    fraction = far.copy()
+    for k in range(_FRACTION_DEPTH, 0, -1):
+        fraction = far + (0.5 * k) / fraction
+    erfc = np.exp(-far * far) / (math.sqrt(math.pi) * fraction)
+    return np.sign(x) * np.where(a < _SPLIT, series, 1.0 - erfc)
+
+
+def as_grad_output(grad_output, shape: tuple | None, layer: str) -> np.ndarray:
+    """Check that ``backward`` follows ``forward`` and that ``grad_output`` has the output's shape."""
+    if shape is None:
+        raise RuntimeError(f"{layer}.backward was called before forward")
+    grad = as_float_array(grad_output, "grad_output")
+    if grad.shape != tuple(shape):
+        raise ValueError(f"grad_output must have the shape of {layer}'s output {tuple(shape)}, "
+                         f"got {grad.shape}")
+    return grad
+
+
+class ReLU(Module):
+    """Rectified linear unit, y = max(x, 0); dy/dx = 1 where x > 0, else 0 (as torch at x = 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self._positive = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*). Returns y, same shape."""
+        x = as_float_array(x, "x")
+        self._positive = x > 0
+        return np.where(self._positive, x, 0.0)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
+        shape = None if self._positive is None else self._positive.shape
+        grad = as_grad_output(grad_output, shape, "ReLU")
+        return np.where(self._positive, grad, 0.0)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {}
+
+
+class Sigmoid(Module):
+    """Logistic function, y = 1 / (1 + e^-x), computed stably; dy/dx = y (1 - y)."""
+
+    def __init__(self):
+        super().__init__()
+        self._out = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*). Returns y, same shape."""
+        self._out = sigmoid(as_float_array(x, "x"))
+        return self._out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
+        shape = None if self._out is None else self._out.shape
+        grad = as_grad_output(grad_output, shape, "Sigmoid")
+        return grad * self._out * (1.0 - self._out)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {}
+
+
+class Tanh(Module):
+    """Hyperbolic tangent, y = tanh(x); dy/dx = 1 - y^2."""
+
+    def __init__(self):
+        super().__init__()
+        self._out = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*). Returns y, same shape."""
+        self._out = np.tanh(as_float_array(x, "x"))
+        return self._out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
+        shape = None if self._out is None else self._out.shape
+        grad = as_grad_output(grad_output, shape, "Tanh")
+        return grad * (1.0 - self._out * self._out)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {}
+
+
+class GELU(Module):
+    """Gaussian error linear unit, y = x Phi(x) with Phi the standard normal CDF.
+
+    ``approximate="none"`` (torch's default): Phi(x) = (1 + erf(x / sqrt 2)) / 2 and
+    dy/dx = Phi(x) + x phi(x), phi(x) = e^{-x^2/2} / sqrt(2 pi).
+    ``approximate="tanh"``: Phi(x) ~ (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3).
+
+    Args:
+        approximate: ``"none"`` or ``"tanh"``.
+    """
+
+    _KAPPA = 0.044715
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self._x = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*). Returns y, same shape."""
+        x = as_float_array(x, "x")
+        self._x = x
+        if self.approximate == "tanh":
+            t = np.tanh(math.sqrt(2.0 / math.pi) * (x + self._KAPPA * x ** 3))
+            return 0.5 * x * (1.0 + t)
+        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
+        shape = None if self._x is None else self._x.shape
+        grad = as_grad_output(grad_output, shape, "GELU")
+        x = self._x
+        if self.approximate == "tanh":
+            c = math.sqrt(2.0 / math.pi)
+            t = np.tanh(c * (x + self._KAPPA * x ** 3))
+            du = c * (1.0 + 3.0 * self._KAPPA * x * x)
+            return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+        cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+        return grad * (cdf + x * pdf)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {"approximate": module.approximate}
+
+
+def _check_dim(dim, ndim: int, layer: str) -> int:
+    """Return ``dim`` as a non-negative axis of an ``ndim``-dimensional input."""
+    if ndim == 0:
+        raise ValueError(f"{layer} needs an input with at least 1 dimension, got a scalar")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{layer} dim must lie in [{-ndim}, {ndim - 1}] for an input with "
+                         f"{ndim} dimensions, got {dim}")
+    return dim % ndim
+
+
+def _int_dim(dim, layer: str) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{layer} dim must be an int (torch's implicit choice of dim is "
+                        f"deprecated), got {type(dim).__name__} {dim!r}")
+    return int(dim)
+
+
+class Softmax(Module):
+    """Softmax along ``dim``, y_i = e^{x_i} / sum_j e^{x_j}; dL/dx = y * (g - sum_j g_j y_j).
+
+    Args:
+        dim: the axis that sums to one.
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = _int_dim(dim, "Softmax")
+        self._out = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*) with at least one dimension. Returns y, same shape."""
+        x = as_float_array(x, "x")
+        self._axis = _check_dim(self.dim, x.ndim, "Softmax")
+        self._out = softmax(x, axis=self._axis)
+        return self._out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, same shape as y. Returns dL/dx."""
+        shape = None if self._out is None else self._out.shape
+        grad = as_grad_output(grad_output, shape, "Softmax")
+        return softmax_backward(self._out, grad, axis=self._axis)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {"dim": module.dim}
+
+
+class LogSoftmax(Module):
+    """Log-softmax along ``dim``, y_i = x_i - log sum_j e^{x_j}; dL/dx = g - e^y sum_j g_j.
+
+    Args:
+        dim: the axis over which the exponentials sum to one.
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = _int_dim(dim, "LogSoftmax")
+        self._out = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape (*) with at least one dimension. Returns y, same shape."""
+        x = as_float_array(x, "x")
+        self._axis = _check_dim(self.dim, x.ndim, "LogSoftmax")
+        self._out = log_softmax(x, axis=self._axis)
+        return self._out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """grad_output: dL/dy, same shape as y. Returns dL/dx."""
+        shape = None if self._out is None else self._out.shape
+        grad = as_grad_output(grad_output, shape, "LogSoftmax")
+        return grad - np.exp(self._out) * np.sum(grad, axis=self._axis, keepdims=True)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        return {"dim": module.dim}

@@ -1,0 +1,212 @@
+"""2-D convolution from scratch: im2col turns it into one matrix product.
+
+Each output pixel of a convolution is the dot product of the kernel with one receptive field of
+the input. :func:`im2col` lays every receptive field out as a column, so the whole layer becomes
+a single matrix product with the flattened kernel. :func:`col2im` is its adjoint: it sends the
+gradient of each column back to the pixels the column was read from, summing where receptive
+fields overlap. Pooling layers reuse both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from companion.numpy._validation import as_float_array, as_rng, check_size, pair, positive_int
+from companion.numpy.module import Module
+
+Pair = tuple[int, int]
+
+
+def conv_output_size(x_shape: tuple[int, ...], kernel_size: Pair, stride: Pair, padding: Pair,
+                     dilation: Pair, name: str = "x") -> Pair:
+    """(H_out, W_out), each floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1.
+
+    Args:
+        x_shape: input shape (N, C, H, W).
+        kernel_size, stride, padding, dilation: (height, width) pairs.
+        name: the input's name in the error raised when the dilated kernel does not fit in the
+            padded input.
+    """
+    sizes = []
+    for axis, size, k, s, p, d in zip("HW", x_shape[2:], kernel_size, stride, padding, dilation):
+        span = d * (k - 1) + 1  # extent of the dilated kernel
+        if size + 2 * p < span:
+            raise ValueError(f"{name} is too small for the kernel along {axis}: {axis} + 2 * padding "
+                             f"must be at least the dilated kernel size {span}, "
+                             f"got {size} + 2 * {p} = {size + 2 * p}")
+        sizes.append((size + 2 * p - span) // s + 1)
+    return sizes[0], sizes[1]
+
+
+def im2col(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0),
+           dilation: Pair = (1, 1), pad_value: float = 0.0) -> np.ndarray:
+    """Every receptive field of ``x`` as a column, without copying the windows.
+
+    cols[n, c, i, j, h, w] = x_padded[n, c, h * sH + i * dH, w * sW + j * dW]
+
+    Args:
+        x: images, shape (N, C, H, W).
+        kernel_size, stride, padding, dilation: (height, width) pairs.
+        pad_value: value of the border that padding adds (0 for convolution, -inf for max pooling).
+
+    Returns:
+        A read-only view of shape (N, C, kH, kW, H_out, W_out). Reshaped (with a copy) to
+        (N, C * kH * kW, H_out * W_out) it is torch's ``nn.functional.unfold``.
+    """
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    conv_output_size(x.shape, kernel_size, stride, padding, dilation)
+    if ph or pw:
+        n, c, h, w = x.shape
+        padded = np.full((n, c, h + 2 * ph, w + 2 * pw), pad_value)  # (N, C, H + 2pH, W + 2pW)
+        padded[:, :, ph:ph + h, pw:pw + w] = x
+        x = padded
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # extent of the dilated kernel
+    windows = sliding_window_view(x, spans, axis=(2, 3))  # (N, C, H', W', spanH, spanW)
+    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, H_out, W_out, kH, kW)
+    return windows.transpose(0, 1, 4, 5, 2, 3)  # (N, C, kH, kW, H_out, W_out)
+
+
+def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kernel_size: Pair,
+           stride: Pair = (1, 1), padding: Pair = (0, 0), dilation: Pair = (1, 1)) -> np.ndarray:
+    """Adjoint of :func:`im2col`: add each column entry back onto the pixel it was read from.
+
+    x[n, c, h * sH + i * dH - pH, w * sW + j * dW - pW] += cols[n, c, i, j, h, w]
+
+    summed over overlapping receptive fields; entries that were read from the padding are dropped.
+    The loop runs over the kH * kW kernel offsets only, each adding a whole strided slice.
+
+    Args:
+        cols: column gradients, shape (N, C, kH, kW, H_out, W_out).
+        x_shape: the shape (N, C, H, W) of the images the columns were taken from.
+        kernel_size, stride, padding, dilation: the (height, width) pairs given to im2col.
+
+    Returns:
+        The image gradient, shape (N, C, H, W).
+    """
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    h_out, w_out = cols.shape[-2:]
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw))  # (N, C, H + 2pH, W + 2pW)
+    for i in range(kh):
+        for j in range(kw):
+            # the pixels that kernel offset (i, j) read, one per output position
+            rows = slice(i * dh, i * dh + sh * (h_out - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (w_out - 1) + 1, sw)
+            padded[:, :, rows, columns] += cols[:, :, i, j]  # (N, C, H_out, W_out)
+    return padded[:, :, ph:ph + h, pw:pw + w]
+
+
+def window_config(kernel_size, stride, padding, dilation) -> tuple[Pair, Pair, Pair, Pair]:
+    """Check and normalise the (height, width) pairs shared by convolution and pooling."""
+    return (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
+            pair(padding, "padding", allow_zero=True), pair(dilation, "dilation"))
+
+
+def check_grad_output(layer: Module, grad_output, expected_shape: tuple[int, ...]) -> np.ndarray:
+    """``grad_output`` as float64 after checking that ``forward`` ran and the shapes agree."""
+    if expected_shape is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
+    grad_output = as_float_array(grad_output, "grad_output")
+    if grad_output.shape != expected_shape:
+        raise ValueError(f"grad_output must have the output's shape {expected_shape}, "
+                         f"got {grad_output.shape}")
+    return grad_output
+
+
+class Conv2d(Module):
+    """2-D cross-correlation of NCHW images with a bank of learned kernels.
+
+    y[n, o, h, w] = bias[o] + sum_{c, i, j} weight[o, c, i, j]
+                              * x_padded[n, c, h * sH + i * dH, w * sW + j * dW]
+
+    computed as one matrix product: weight as (C_out, C_in kH kW) times im2col(x) as
+    (N, C_in kH kW, H_out W_out). Weight and bias start from torch's default
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in kH kW.
+
+    Args:
+        in_channels: C_in, channels of the input.
+        out_channels: C_out, channels of the output (the number of kernels).
+        kernel_size, stride, padding, dilation: an int or an (height, width) pair; padding may be 0.
+        bias: whether to add a learned bias per output channel.
+        rng: None, an int seed or a numpy Generator for the initial weights.
+
+    Parameters:
+        weight: (C_out, C_in, kH, kW).
+        bias: (C_out,), present only when ``bias`` is true.
+
+    Input (N, C_in, H, W); output (N, C_out, H_out, W_out) with
+    H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1, and likewise W_out.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, bias: bool = True, rng=None):
+        super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size, self.stride, self.padding, self.dilation = window_config(
+            kernel_size, stride, padding, dilation)
+        rng = as_rng(rng)
+        kh, kw = self.kernel_size
+        bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
+        self.weight = self.add_param("weight", rng.uniform(
+            -bound, bound, (self.out_channels, self.in_channels, kh, kw)))
+        self.bias = (self.add_param("bias", rng.uniform(-bound, bound, self.out_channels))
+                     if bias else None)
+        self._cols = None
+        self._x_shape = None
+        self._out_shape = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Convolve ``x`` (N, C_in, H, W) into (N, C_out, H_out, W_out); caches the columns."""
+        x = as_float_array(x, "x", ndim=4, shape_hint="(N, C_in, H, W)")
+        check_size(x, 1, self.in_channels, "x", "C_in")
+        n = x.shape[0]
+        h_out, w_out = conv_output_size(x.shape, self.kernel_size, self.stride, self.padding,
+                                        self.dilation)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        cols = cols.reshape(n, -1, h_out * w_out)  # (N, C_in kH kW, L) copied contiguous
+        weight = self.weight.reshape(self.out_channels, -1)  # (C_out, C_in kH kW)
+        out = weight @ cols  # (N, C_out, L)
+        if self.bias is not None:
+            out += self.bias[:, None]
+        self._cols, self._x_shape = cols, x.shape
+        self._out_shape = (n, self.out_channels, h_out, w_out)
+        return out.reshape(self._out_shape)  # (N, C_out, H_out, W_out)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Gradient for the input (N, C_in, H, W); adds dL/dweight and dL/dbias into ``grads``."""
+        grad_output = check_grad_output(self, grad_output, self._out_shape)
+        n, c_out, h_out, w_out = grad_output.shape
+        grad = grad_output.reshape(n, c_out, h_out * w_out)  # (N, C_out, L)
+        cols_t = self._cols.transpose(0, 2, 1)  # (N, L, C_in kH kW)
+        grad_weight = np.einsum("nol,nlk->ok", grad, cols_t, optimize=True)  # (C_out, C_in kH kW)
+        self._grads["weight"] += grad_weight.reshape(self.weight.shape)
+        if self.bias is not None:
+            self._grads["bias"] += grad.sum(axis=(0, 2))
+        weight = self.weight.reshape(c_out, -1)  # (C_out, C_in kH kW)
+        grad_cols = weight.T @ grad  # (N, C_in kH kW, L)
+        kh, kw = self.kernel_size
+        grad_cols = grad_cols.reshape(n, self.in_channels, kh, kw, h_out, w_out)
+        return col2im(grad_cols, self._x_shape, self.kernel_size, self.stride, self.padding,
+                      self.dilation)
+
+    @classmethod
+    def _config_from_torch(cls, module) -> dict:
+        if module.groups != 1:
+            raise ValueError(f"Conv2d supports groups = 1 only, got groups = {module.groups}")
+        if module.padding_mode != "zeros":
+            raise ValueError(f"Conv2d supports padding_mode = 'zeros' only, "
+                             f"got {module.padding_mode!r}")
+        if isinstance(module.padding, str):
+            raise ValueError(f"Conv2d needs padding as an int or a pair of ints, "
+                             f"got padding = {module.padding!r}")
+        return dict(in_channels=module.in_channels, out_channels=module.out_channels,
+                    kernel_size=tuple(module.kernel_size), stride=tuple(module.stride),
+                    padding=tuple(module.padding), dilation=tuple(module.dilation),
+                    bias=module.bias is not None)
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"bias={self.bias is not None})")

@@ -1,0 +1,45 @@
+"""Stable elementwise and normalising functions shared by layers, losses and attention."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function 1 / (1 + e^-x), computed without overflow for any sign of x."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))  # never overflows: the exponent is <= 0
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def logsumexp(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """log sum_j e^{x_j} along ``axis``, shifted by the maximum so it never overflows.
+
+    A slice that is entirely ``-inf`` (every position masked) gives ``-inf``, not ``nan``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """x_i - log sum_j e^{x_j} along ``axis``."""
+    x = np.asarray(x, dtype=np.float64)
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """e^{x_i} / sum_j e^{x_j} along ``axis``; a fully ``-inf`` slice gives zeros, not ``nan``."""
+    x = np.asarray(x, dtype=np.float64)
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(x - top)
+    total = np.sum(e, axis=axis, keepdims=True)
+    return e / np.where(total > 0, total, 1.0)
+
+
+def softmax_backward(probs: np.ndarray, grad_output: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gradient through softmax: p * (g - sum_j g_j p_j), given its output ``probs``."""
+    return probs * (grad_output - np.sum(grad_output * probs, axis=axis, keepdims=True))

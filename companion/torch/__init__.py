@@ -1,0 +1,1 @@
+"""The course's components written from PyTorch primitives, mirroring ``companion.numpy``."""

@@ -1,0 +1,156 @@
+"""Activation functions written from elementwise torch operations.
+
+Each function is numerically stable by construction: the exponentials only ever see
+non-positive arguments, so logits of +-1e4 give neither ``inf`` nor ``nan`` (forward or backward).
+The modules mirror ``torch.nn.ReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``Softmax`` and ``LogSoftmax``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from torch import nn
+
+__all__ = ["relu", "sigmoid", "log_sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+           "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
+
+
+def _minus_abs(x: torch.Tensor) -> torch.Tensor:
+    """-|x|, with derivative -sign(x) and -1 (not 0) at x = 0, so x = 0 gets the right gradient."""
+    return torch.where(x >= 0, -x, x)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """max(x, 0), elementwise; any shape."""
+    return torch.where(x > 0, x, torch.zeros_like(x))
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """sigma(x) = 1 / (1 + exp(-x)), computed from z = exp(-|x|) <= 1; any shape.
+
+    sigma(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0.
+    """
+    z = torch.exp(_minus_abs(x))
+    return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """log sigma(x) = min(x, 0) - log(1 + exp(-|x|)); any shape."""
+    return torch.where(x >= 0, torch.zeros_like(x), x) - torch.log1p(torch.exp(_minus_abs(x)))
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|); ``expm1`` keeps small x exact."""
+    e_minus_1 = torch.expm1(2 * _minus_abs(x))            # e - 1, in (-1, 0]
+    t = -e_minus_1 / (2 + e_minus_1)                        # tanh(|x|)
+    return torch.where(x >= 0, t, -t)
+
+
+def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    """GELU(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2; any shape.
+
+    ``approximate="tanh"`` uses x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 instead.
+    """
+    if approximate == "none":
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """log softmax(x)_i = x_i - log sum_j exp(x_j) along ``dim`` (log-sum-exp); any shape."""
+    return x - torch.logsumexp(x, dim=dim, keepdim=True)
+
+
+def softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) along ``dim``, m = max_j x_j; any shape."""
+    shifted = x - x.amax(dim=dim, keepdim=True).detach()   # the shift cancels; no gradient needed
+    e = torch.exp(shifted)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _implicit_dim(ndim: int, name: str) -> int:
+    """torch's legacy choice of softmax dimension when ``dim=None`` (with its warning)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class ReLU(nn.Module):
+    """ReLU(x) = max(x, 0). Input and output: any shape (*)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        out = relu(input)
+        if self.inplace:
+            return input.copy_(out)
+        return out
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Sigmoid(nn.Module):
+    """Sigmoid(x) = 1 / (1 + exp(-x)), stable for large |x|. Input and output: (*)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return sigmoid(input)
+
+
+class Tanh(nn.Module):
+    """Tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), stable for large |x|. Shapes: (*)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return tanh(input)
+
+
+class GELU(nn.Module):
+    """GELU(x) = x Phi(x) with Phi the standard normal CDF (or its tanh approximation). Shapes: (*)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return gelu(input, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(nn.Module):
+    """Softmax(x)_i = exp(x_i) / sum_j exp(x_j) along ``dim``. Input and output: (*)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        dim = _implicit_dim(input.dim(), "softmax") if self.dim is None else self.dim
+        return softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(nn.Module):
+    """LogSoftmax(x)_i = x_i - log sum_j exp(x_j) along ``dim``. Input and output: (*)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        dim = _implicit_dim(input.dim(), "log_softmax") if self.dim is None else self.dim
+        return log_softmax(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
