@@ -127,8 +127,10 @@ def scaled_dot_product_attention_backward(grad_output, query, key, value, weight
         raise ValueError(f"grad_output must have the output's shape "
                          f"{weights.shape[:-1] + (value.shape[-1],)}, got {grad_output.shape}")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    grad_value = np.swapaxes(weights, -1, -2) @ grad_output  # (..., S, L) @ (..., L, Ev) -> (..., S, Ev)
-    grad_weights = grad_output @ np.swapaxes(value, -1, -2)  # (..., L, Ev) @ (..., Ev, S) -> (..., L, S)
+    # (..., S, L) @ (..., L, Ev) -> (..., S, Ev)
+    grad_value = np.swapaxes(weights, -1, -2) @ grad_output
+    # (..., L, Ev) @ (..., Ev, S) -> (..., L, S)
+    grad_weights = grad_output @ np.swapaxes(value, -1, -2)
     grad_scores = softmax_backward(weights, grad_weights, axis=-1) * scale  # (..., L, S)
     grad_query = grad_scores @ key  # (..., L, S) @ (..., S, E) -> (..., L, E)
     grad_key = np.swapaxes(grad_scores, -1, -2) @ query  # (..., S, L) @ (..., L, E) -> (..., S, E)
@@ -142,20 +144,20 @@ class _Projection(Module):
         super().__init__()
         bound = 1.0 / math.sqrt(in_features)  # torch's Linear default: U(-1/sqrt(fan_in), ...)
         self.add_param("weight", rng.uniform(-bound, bound, (out_features, in_features)))
-        self.bias = bias
+        self.has_bias = bias
         if bias:
             self.add_param("bias", np.zeros(out_features))  # MHA resets this bias to zero
 
     def forward(self, x):
         self._x = x
         out = x @ self._params["weight"].T  # (..., in) @ (in, out) -> (..., out)
-        return out + self._params["bias"] if self.bias else out
+        return out + self._params["bias"] if self.has_bias else out
 
     def backward(self, grad_output):
         x2 = self._x.reshape(-1, self._x.shape[-1])  # (M, in)
         g2 = grad_output.reshape(-1, grad_output.shape[-1])  # (M, out)
         self._grads["weight"] += g2.T @ x2  # (out, M) @ (M, in) -> (out, in)
-        if self.bias:
+        if self.has_bias:
             self._grads["bias"] += g2.sum(axis=0)
         return grad_output @ self._params["weight"]  # (..., out) @ (out, in) -> (..., in)
 
@@ -209,12 +211,12 @@ class MultiheadAttention(Module):
                                  f"key/value sizes are not implemented), got {dim}")
         self.head_dim = self.embed_dim // self.num_heads
         self.batch_first = bool(batch_first)
-        self.bias = bool(bias)
+        self.has_bias = bool(bias)
         rng = as_rng(rng)
         E = self.embed_dim
         bound = math.sqrt(6.0 / (E + 3 * E))  # Xavier-uniform on a (3E, E) matrix
         self.add_param("in_proj_weight", rng.uniform(-bound, bound, (3 * E, E)))
-        if self.bias:
+        if self.has_bias:
             self.add_param("in_proj_bias", np.zeros(3 * E))
         self.out_proj = self.add_module("out_proj", _Projection(E, E, self.bias, rng))
 
@@ -242,7 +244,7 @@ class MultiheadAttention(Module):
         E, h, d = self.embed_dim, self.num_heads, self.head_dim
         rows = slice(part * E, (part + 1) * E)
         out = x @ self._params["in_proj_weight"][rows].T  # (N, L, E) @ (E, E) -> (N, L, E)
-        if self.bias:
+        if self.has_bias:
             out = out + self._params["in_proj_bias"][rows]
         N, L, _ = x.shape
         return out.reshape(N, L, h, d).transpose(0, 2, 1, 3)  # (N, L, E) -> (N, h, L, d)
@@ -310,7 +312,8 @@ class MultiheadAttention(Module):
         k = self._project(k_in, 1)  # (N, h, S, d)
         v = self._project(v_in, 2)  # (N, h, S, d)
         context, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, L, d)
-        merged = context.transpose(0, 2, 1, 3).reshape(N, L, self.embed_dim)  # (N, h, L, d) -> (N, L, E)
+        # (N, h, L, d) -> (N, L, h, d) -> (N, L, E): the heads side by side again
+        merged = context.transpose(0, 2, 1, 3).reshape(N, L, self.embed_dim)
         output = self.out_proj.forward(merged)  # (N, L, E)
         self._cache = (q_in, k_in, v_in, q, k, v, weights, batched)
 
@@ -320,7 +323,8 @@ class MultiheadAttention(Module):
             output = output[0]  # (1, L, E) -> (L, E)
         if not need_weights:
             return output, None
-        weights_out = weights.mean(axis=1) if average_attn_weights else weights  # (N, L, S) or (N, h, L, S)
+        # (N, h, L, S) -> (N, L, S) averaged over heads, or kept per head
+        weights_out = weights.mean(axis=0) if average_attn_weights else weights
         return output, (weights_out if batched else weights_out[0])
 
     def backward(self, grad_output):
@@ -338,10 +342,12 @@ class MultiheadAttention(Module):
         elif not self.batch_first:
             g = g.transpose(1, 0, 2)  # (L, N, E) -> (N, L, E)
         if g.shape != (N, L, E):
-            raise ValueError(f"grad_output must have the output's shape, got {np.shape(grad_output)}")
+            raise ValueError(f"grad_output must have the output's shape, "
+                             f"got {np.shape(grad_output)}")
 
         grad_merged = self.out_proj.backward(g)  # (N, L, E)
-        grad_context = grad_merged.reshape(N, L, h, d).transpose(0, 2, 1, 3)  # (N, L, E) -> (N, h, L, d)
+        # (N, L, E) -> (N, L, h, d) -> (N, h, L, d)
+        grad_context = grad_merged.reshape(N, L, h, d).transpose(0, 2, 1, 3)
         grads_qkv = scaled_dot_product_attention_backward(grad_context, q, k, v, weights)
 
         grad_w = self._grads["in_proj_weight"]
@@ -351,9 +357,10 @@ class MultiheadAttention(Module):
             grad = grad.transpose(0, 2, 1, 3).reshape(N * length, E)  # (N, h, T, d) -> (N*T, E)
             rows = slice(part * E, (part + 1) * E)
             grad_w[rows] += grad.T @ x.reshape(N * length, E)  # (E, N*T) @ (N*T, E) -> (E, E)
-            if self.bias:
+            if self.has_bias:
                 self._grads["in_proj_bias"][rows] += grad.sum(axis=0)
-            grad_x = (grad @ self._params["in_proj_weight"][rows]).reshape(N, length, E)  # (N, T, E)
+            # (N*T, E) @ (E, E) -> (N*T, E) -> (N, T, E)
+            grad_x = (grad @ self._params["in_proj_weight"][rows]).reshape(N, length, E)
             if not batched:
                 grad_x = grad_x[0]  # (1, T, E) -> (T, E)
             elif not self.batch_first:

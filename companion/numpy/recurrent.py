@@ -396,6 +396,7 @@ class LSTM(_Recurrent):
         w_hh = self._params["weight_hh_l0"]  # (4H, H)
         d_pre = np.empty((T, N, 4 * H))  # gradient of each pre-activation a_t
         slope = np.empty((N, 4 * H))  # derivative of each gate's activation
+        square = np.empty((N, 4 * H))
         through_tanh = np.empty((N, H))
         for t in range(T - 1, -1, -1):
             dh += g_out[t]
@@ -412,10 +413,9 @@ class LSTM(_Recurrent):
             np.multiply(dc, i, out=d[:, 2 * H:3 * H])
             np.multiply(dh, tc, out=d[:, 3 * H:])
             # times s (1 - s) for the sigmoid gates and 1 - g^2 for g
-            np.multiply(a, a, out=slope)
-            np.subtract(1.0, slope[:, 2 * H:3 * H], out=slope[:, 2 * H:3 * H])
-            np.subtract(a[:, :2 * H], slope[:, :2 * H], out=slope[:, :2 * H])
-            np.subtract(o, slope[:, 3 * H:], out=slope[:, 3 * H:])
+            np.multiply(a, a, out=square)
+            np.subtract(a, square, out=slope)
+            np.subtract(1.0, square[:, 2 * H:3 * H], out=slope[:, 2 * H:3 * H])
             d *= slope
             dc *= f
             dh = d @ w_hh  # (N, 4H) @ (4H, H)

@@ -42,6 +42,7 @@ def test_batch_norm_training_then_eval(torch_cls, ours_cls, shape, options):
     theirs = randomise_affine(torch_cls(shape[1], **options))
     ours = ours_cls.from_torch(theirs)
     for step in range(3):  # running statistics after several training steps
+        theirs.zero_grad()
         check_layer(ours, theirs, random_array(shape, seed=step, scale=2.0) + step, seed=10 + step)
         assert_buffers_match(ours, theirs)
     theirs.eval()

@@ -30,7 +30,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))                 # axes added in front
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if False:
+    if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)            # axes stretched from 1
     return grad
 
@@ -312,7 +312,7 @@ class Tensor:
         return self.transpose()
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        """Exchange two axes, as ``torch.transpose(x, axis1, axis2)``, e.g. keys (B, T, D) -> (B, D, T)."""
+        """Exchange two axes, as ``torch.transpose(x, a, b)``: keys (B, T, D) -> (B, D, T)."""
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return self.transpose(axes)

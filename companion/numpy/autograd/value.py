@@ -163,7 +163,7 @@ class Value:
     def __rtruediv__(self, other):
         return _lift(other) / self
 
-    # -- reverse mode -------------------------------------------------------------------------------
+    # -- reverse mode ---------------------------------------------------------------------------
     def backward(self) -> None:
         """Fill ``grad`` of every node below ``self`` with d(self)/d(node) by the chain rule.
 
@@ -275,7 +275,7 @@ class Layer:
 
 
 class MLP:
-    """A stack of tanh layers with a linear last layer: sizes ``nin -> nouts[0] -> ... -> nouts[-1]``."""
+    """Tanh layers and a linear last layer, of sizes ``nin -> nouts[0] -> ... -> nouts[-1]``."""
 
     def __init__(self, nin: int, nouts: list[int], rng=None):
         rng = as_rng(rng)

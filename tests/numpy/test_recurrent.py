@@ -1,0 +1,244 @@
+"""Parity of the scratch RNN, LSTM and GRU with torch.nn in float64, through time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from companion.numpy.recurrent import GRU, LSTM, RNN
+from tests.parity import assert_close, assert_param_grads_match, random_array, to_torch
+
+KINDS = {
+    "rnn_tanh": (RNN, torch.nn.RNN, {"nonlinearity": "tanh"}),
+    "rnn_relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": (LSTM, torch.nn.LSTM, {}),
+    "gru": (GRU, torch.nn.GRU, {}),
+}
+
+
+def check_recurrent(kind, T, N, I, H, batch_first=False, with_hx=False, bias=True,
+                    unbatched=False, seed=0):
+    """Outputs, final states, input and initial-state gradients, parameter gradients agree."""
+    ours_cls, torch_cls, extra = KINDS[kind]
+    torch.manual_seed(seed)
+    theirs = torch_cls(I, H, bias=bias, batch_first=batch_first, **extra).double()
+    ours = ours_cls.from_torch(theirs)
+    is_lstm = kind == "lstm"
+
+    if unbatched:
+        x_shape, state_shape = (T, I), (1, H)
+    else:
+        x_shape, state_shape = ((N, T, I) if batch_first else (T, N, I)), (1, N, H)
+    x = random_array(x_shape, seed + 1)
+    x_t = to_torch(x, requires_grad=True)
+    states = [random_array(state_shape, seed + 2 + k) for k in range(2 if is_lstm else 1)]
+    states_t = [to_torch(s, requires_grad=True) for s in states]
+    hx = (tuple(states) if is_lstm else states[0]) if with_hx else None
+    hx_t = (tuple(states_t) if is_lstm else states_t[0]) if with_hx else None
+
+    out, final = ours.forward(x, hx)
+    out_t, final_t = theirs(x_t, hx_t)
+    finals = list(final) if is_lstm else [final]
+    finals_t = list(final_t) if is_lstm else [final_t]
+    assert_close(out, out_t, "output")
+    for k, (ours_state, torch_state) in enumerate(zip(finals, finals_t)):
+        assert ours_state.shape == tuple(torch_state.shape)
+        assert_close(ours_state, torch_state, f"final state {k}")
+
+    grad_out = random_array(out.shape, seed + 10)
+    grad_finals = [random_array(s.shape, seed + 11 + k) for k, s in enumerate(finals)]
+    torch.autograd.backward([out_t, *finals_t], [to_torch(g) for g in [grad_out, *grad_finals]])
+    ours.zero_grad()
+    result = ours.backward(grad_out, *grad_finals)
+    if with_hx:
+        grad_x, grad_hx = result
+        grads_hx = list(grad_hx) if is_lstm else [grad_hx]
+        for k, (ours_grad, torch_state) in enumerate(zip(grads_hx, states_t)):
+            assert_close(ours_grad, torch_state.grad, f"gradient of initial state {k}")
+    else:
+        grad_x = result
+    assert grad_x.shape == x.shape
+    assert_close(grad_x, x_t.grad, "gradient of the input")
+    assert_param_grads_match(ours, theirs)
+    return ours
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_parity_with_torch(kind, batch_first, with_hx):
+    check_recurrent(kind, T=6, N=4, I=5, H=7, batch_first=batch_first, with_hx=with_hx)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("T, N, I, H", [(1, 3, 4, 5), (5, 1, 3, 4), (1, 1, 1, 1), (7, 3, 5, 9)])
+def test_parity_edge_shapes(kind, T, N, I, H):
+    check_recurrent(kind, T, N, I, H, batch_first=True, with_hx=True, seed=3)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_parity_without_bias(kind):
+    ours = check_recurrent(kind, T=4, N=3, I=2, H=5, with_hx=True, bias=False)
+    assert set(ours.params) == {"weight_ih_l0", "weight_hh_l0"}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_parity_unbatched(kind, with_hx):
+    check_recurrent(kind, T=5, N=1, I=3, H=4, with_hx=with_hx, unbatched=True)
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(sorted(KINDS)), T=st.integers(1, 5), N=st.integers(1, 4),
+       I=st.integers(1, 5), H=st.integers(1, 6), batch_first=st.booleans(),
+       with_hx=st.booleans(), seed=st.integers(0, 1000))
+def test_parity_random_shapes(kind, T, N, I, H, batch_first, with_hx, seed):
+    check_recurrent(kind, T, N, I, H, batch_first, with_hx, seed=seed)
+
+
+def test_lstm_finite_differences():
+    """Gradients of a random projection of (output, h_n, c_n) match central differences."""
+    lstm = LSTM(2, 3, rng=0)
+    x, h0, c0 = random_array((3, 2, 2), 1), random_array((1, 2, 3), 2), random_array((1, 2, 3), 3)
+    p_out, p_h, p_c = random_array((3, 2, 3), 4), random_array((1, 2, 3), 5), random_array((1, 2, 3), 6)
+
+    def loss():
+        out, (h_n, c_n) = lstm.forward(x, (h0, c0))
+        return np.sum(p_out * out) + np.sum(p_h * h_n) + np.sum(p_c * c_n)
+
+    loss()
+    lstm.zero_grad()
+    grad_x, (grad_h0, grad_c0) = lstm.backward(p_out, p_h, p_c)
+    analytic = {"x": grad_x, "h0": grad_h0, "c0": grad_c0, **lstm.grads}
+    arrays = {"x": x, "h0": h0, "c0": c0, **lstm.params}
+    eps = 1e-6
+    for name, array in arrays.items():
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            saved = array[index]
+            array[index] = saved + eps
+            up = loss()
+            array[index] = saved - eps
+            down = loss()
+            array[index] = saved
+            numeric[index] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_lstm_gates_describe_the_cell():
+    lstm = LSTM(3, 4, batch_first=True, rng=1)
+    x = random_array((2, 5, 3), 7)
+    out, (h_n, c_n) = lstm.forward(x)
+    gates = lstm.gates
+    assert set(gates) == {"input", "forget", "candidate", "output", "cell"}
+    assert all(value.shape == (2, 5, 4) for value in gates.values())
+    i, f, g, o, c = (gates[k] for k in ("input", "forget", "candidate", "output", "cell"))
+    np.testing.assert_allclose(out, o * np.tanh(c), rtol=1e-12)
+    np.testing.assert_allclose(c[:, 1:], f[:, 1:] * c[:, :-1] + i[:, 1:] * g[:, 1:], rtol=1e-12)
+    np.testing.assert_allclose(c[:, -1], c_n[0], rtol=1e-12)
+    # the first step starts from zero state: gates are the activated input projection
+    w, b = lstm.params["weight_ih_l0"], lstm.params["bias_ih_l0"] + lstm.params["bias_hh_l0"]
+    a = x[:, 0] @ w.T + b  # (N, 4H)
+    np.testing.assert_allclose(i[:, 0], 1 / (1 + np.exp(-a[:, :4])), rtol=1e-12)
+    np.testing.assert_allclose(g[:, 0], np.tanh(a[:, 8:12]), rtol=1e-12)
+
+
+def test_gru_and_rnn_gates():
+    gru = GRU(2, 3, rng=0)
+    gru.forward(random_array((4, 5, 2), 0))
+    assert {k: v.shape for k, v in gru.gates.items()} == {
+        "reset": (5, 4, 3), "update": (5, 4, 3), "new": (5, 4, 3)}
+    assert RNN(2, 3).gates == {}
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_large_inputs_stay_finite(cls):
+    layer = cls(3, 4, rng=0)
+    x = random_array((6, 2, 3), 0, scale=1e4)
+    out, _ = layer.forward(x)
+    grad_x = layer.backward(random_array(out.shape, 1))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad_x))
+    assert all(np.all(np.isfinite(g)) for g in layer.grads.values())
+
+
+def test_init_follows_torch_bounds_and_seed():
+    lstm = LSTM(5, 16, rng=3)
+    assert {k: v.shape for k, v in lstm.params.items()} == {
+        "weight_ih_l0": (64, 5), "weight_hh_l0": (64, 16), "bias_ih_l0": (64,),
+        "bias_hh_l0": (64,)}
+    assert all(np.abs(v).max() <= 0.25 for v in lstm.params.values())
+    np.testing.assert_array_equal(lstm.params["weight_hh_l0"],
+                                  LSTM(5, 16, rng=3).params["weight_hh_l0"])
+
+
+def test_backward_accumulates_until_zero_grad():
+    gru = GRU(2, 3, rng=0)
+    out, _ = gru.forward(random_array((3, 2, 2), 0))
+    grad = random_array(out.shape, 1)
+    gru.backward(grad)
+    once = gru.grads["weight_hh_l0"].copy()
+    gru.backward(grad)
+    np.testing.assert_allclose(gru.grads["weight_hh_l0"], 2 * once)
+    gru.zero_grad()
+    assert not gru.grads["weight_hh_l0"].any()
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def test_bad_input_rank_and_size():
+    lstm = LSTM(3, 4)
+    with pytest.raises(ValueError, match=r"input must have 2 or 3 dimensions .*got shape \(2, 3, 4, 3\)"):
+        lstm.forward(np.zeros((2, 3, 4, 3)))
+    with pytest.raises(ValueError, match=r"input must have input_size = 3 .*got shape \(5, 2, 4\)"):
+        lstm.forward(np.zeros((5, 2, 4)))
+    with pytest.raises(ValueError, match=r"at least one time step"):
+        lstm.forward(np.zeros((0, 2, 3)))
+    with pytest.raises(TypeError, match=r"input must be a numeric array"):
+        lstm.forward([["a"]])
+
+
+def test_bad_hidden_states():
+    gru = GRU(3, 4, batch_first=True)
+    x = np.zeros((2, 5, 3))
+    with pytest.raises(ValueError, match=r"hx must have shape \(1, 2, 4\) .*got \(1, 5, 4\)"):
+        gru.forward(x, np.zeros((1, 5, 4)))
+    with pytest.raises(ValueError, match=r"hx must have shape \(1, 4\) .*unbatched.*got \(1, 1, 4\)"):
+        gru.forward(np.zeros((5, 3)), np.zeros((1, 1, 4)))
+    lstm = LSTM(3, 4)
+    with pytest.raises(TypeError, match=r"hx must be a tuple \(h_0, c_0\) for LSTM, got ndarray"):
+        lstm.forward(np.zeros((5, 2, 3)), np.zeros((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"c_0 must have shape \(1, 2, 4\) .*got \(2, 4\)"):
+        lstm.forward(np.zeros((5, 2, 3)), (np.zeros((1, 2, 4)), np.zeros((2, 4))))
+
+
+def test_bad_backward_calls():
+    rnn = RNN(3, 4)
+    with pytest.raises(RuntimeError, match=r"RNN.backward called before forward"):
+        rnn.backward(np.zeros((5, 2, 4)))
+    rnn.forward(np.zeros((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(5, 2, 4\), got \(2, 5, 4\)"):
+        rnn.backward(np.zeros((2, 5, 4)))
+    with pytest.raises(ValueError, match=r"grad_h_n must have shape \(1, 2, 4\)"):
+        rnn.backward(np.zeros((5, 2, 4)), np.zeros((2, 4)))
+
+
+def test_bad_configuration():
+    with pytest.raises(ValueError, match=r"nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
+        RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"num_layers must be 1 .*got 2"):
+        LSTM(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"bidirectional must be False"):
+        GRU(3, 4, bidirectional=True)
+    with pytest.raises(ValueError, match=r"dropout must be 0 .*got 0.5"):
+        GRU(3, 4, dropout=0.5)
+    with pytest.raises(ValueError, match=r"proj_size must be 0 .*got 2"):
+        LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"hidden_size must be positive, got 0"):
+        RNN(3, 0)
+    with pytest.raises(TypeError, match=r"batch_first must be True or False, got str 'yes'"):
+        RNN(3, 4, batch_first="yes")
+    with pytest.raises(ValueError, match=r"num_layers must be 1"):
+        LSTM.from_torch(torch.nn.LSTM(3, 4, num_layers=2))
