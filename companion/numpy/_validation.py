@@ -102,3 +102,14 @@ def as_rng(rng) -> np.random.Generator:
         return rng
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, "
                     f"got {type(rng).__name__}")
+
+
+def as_grad_output(grad_output, shape: tuple | None, layer: str) -> np.ndarray:
+    """Check that ``backward`` follows ``forward`` and that ``grad_output`` is output-shaped."""
+    if shape is None:
+        raise RuntimeError(f"{layer}.backward was called before forward")
+    grad = as_float_array(grad_output, "grad_output")
+    if grad.shape != tuple(shape):
+        raise ValueError(f"grad_output must have the shape of {layer}'s output {tuple(shape)}, "
+                         f"got {grad.shape}")
+    return grad

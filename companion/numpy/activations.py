@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array
+from companion.numpy._validation import as_float_array, as_grad_output
 from companion.numpy.functional import log_softmax, sigmoid, softmax, softmax_backward
 from companion.numpy.module import Module
 
@@ -25,8 +25,9 @@ def erf(x: np.ndarray) -> np.ndarray:
 
     For |x| < 3 it sums the series of positive terms
     erf(x) = 2/sqrt(pi) e^{-x^2} sum_n (2x^2)^n x / (1*3*...*(2n+1)), which has no cancellation;
-    for |x| >= 3 it evaluates erfc(x) = e^{-x^2}/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...))))
-    from the tail of the continued fraction and returns 1 - erfc(x).
+    for |x| >= 3 it evaluates the continued fraction
+    erfc(x) = e^{-x^2}/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+    truncated after 40 levels and summed from the innermost outwards, and returns 1 - erfc(x).
 
     Args:
         x: array of any shape.
@@ -50,17 +51,6 @@ def erf(x: np.ndarray) -> np.ndarray:
         fraction = far + (0.5 * k) / fraction
     erfc = np.exp(-far * far) / (math.sqrt(math.pi) * fraction)
     return np.sign(x) * np.where(a < _SPLIT, series, 1.0 - erfc)
-
-
-def as_grad_output(grad_output, shape: tuple | None, layer: str) -> np.ndarray:
-    """Check that ``backward`` follows ``forward`` and that ``grad_output`` has the output's shape."""
-    if shape is None:
-        raise RuntimeError(f"{layer}.backward was called before forward")
-    grad = as_float_array(grad_output, "grad_output")
-    if grad.shape != tuple(shape):
-        raise ValueError(f"grad_output must have the shape of {layer}'s output {tuple(shape)}, "
-                         f"got {grad.shape}")
-    return grad
 
 
 class ReLU(Module):

@@ -218,7 +218,7 @@ class MultiheadAttention(Module):
         self.add_param("in_proj_weight", rng.uniform(-bound, bound, (3 * E, E)))
         if self.has_bias:
             self.add_param("in_proj_bias", np.zeros(3 * E))
-        self.out_proj = self.add_module("out_proj", _Projection(E, E, self.bias, rng))
+        self.out_proj = self.add_module("out_proj", _Projection(E, E, self.has_bias, rng))
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -324,7 +324,7 @@ class MultiheadAttention(Module):
         if not need_weights:
             return output, None
         # (N, h, L, S) -> (N, L, S) averaged over heads, or kept per head
-        weights_out = weights.mean(axis=0) if average_attn_weights else weights
+        weights_out = weights.mean(axis=1) if average_attn_weights else weights
         return output, (weights_out if batched else weights_out[0])
 
     def backward(self, grad_output):

@@ -183,7 +183,7 @@ class Conv2d(Module):
         grad_weight = np.einsum("nol,nlk->ok", grad, cols_t, optimize=True)  # (C_out, C_in kH kW)
         self._grads["weight"] += grad_weight.reshape(self.weight.shape)
         if self.bias is not None:
-            self._grads["bias"] += grad.sum(axis=(0, 2))
+            self._grads["bias"] = grad.sum(axis=(0, 2))
         weight = self.weight.reshape(c_out, -1)  # (C_out, C_in kH kW)
         grad_cols = weight.T @ grad  # (N, C_in kH kW, L)
         kh, kw = self.kernel_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from companion.numpy._validation import as_float_array, as_rng, real_number
-from companion.numpy.activations import as_grad_output
+from companion.numpy._validation import as_grad_output
 from companion.numpy.module import Module
 
 

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from companion.numpy._validation import as_index_array, as_rng, positive_int
-from companion.numpy.activations import as_grad_output
+from companion.numpy._validation import as_grad_output
 from companion.numpy.module import Module
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from companion.numpy._validation import as_float_array, as_rng, check_size, positive_int
-from companion.numpy.activations import as_grad_output
+from companion.numpy._validation import as_grad_output
 from companion.numpy.module import Module
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from companion.numpy._validation import as_float_array, real_number
-from companion.numpy.activations import as_grad_output
+from companion.numpy._validation import as_grad_output
 from companion.numpy.functional import log_softmax, sigmoid
 from companion.numpy.module import Module
 
@@ -237,7 +237,10 @@ class NLLLoss(_ClassLoss):
         self._cache = None
 
     def forward(self, input: np.ndarray, target: np.ndarray):
-        """input: log-probabilities (C,), (N, C) or (N, C, d1, ...). target: indices (N, d1, ...)."""
+        """input: log-probabilities (C,), (N, C) or (N, C, d1, ...).
+
+        target: class indices (N, d1, ...) (or () for a (C,) input). Returns the loss.
+        """
         logp = self._layout(input)  # (N, d1, ..., C)
         classes = logp.shape[-1]
         index, kept = self._indices(target, logp.shape[:-1], classes)

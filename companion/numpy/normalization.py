@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from companion.numpy._validation import as_float_array, check_size, positive_int, real_number
-from companion.numpy.activations import as_grad_output
+from companion.numpy._validation import as_grad_output
 from companion.numpy.module import Module
 
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from companion.numpy._validation import (as_float_array, as_rng, check_size, positive_int,
                                          real_number)
-from companion.numpy.functional import sigmoid
 from companion.numpy.module import Module
 
 

@@ -2,7 +2,8 @@
 
 Each function is numerically stable by construction: the exponentials only ever see
 non-positive arguments, so logits of +-1e4 give neither ``inf`` nor ``nan`` (forward or backward).
-The modules mirror ``torch.nn.ReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``Softmax`` and ``LogSoftmax``.
+The modules mirror ``torch.nn.ReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``Softmax`` and
+``LogSoftmax``.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Tanh(nn.Module):
 
 
 class GELU(nn.Module):
-    """GELU(x) = x Phi(x) with Phi the standard normal CDF (or its tanh approximation). Shapes: (*)."""
+    """GELU(x) = x Phi(x), Phi the standard normal CDF (or its tanh approximation). Shapes: (*)."""
 
     def __init__(self, approximate: str = "none"):
         super().__init__()

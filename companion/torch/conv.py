@@ -10,7 +10,7 @@ from torch import nn
 
 from companion.numpy._validation import pair, positive_int
 
-__all__ = ["Conv2d", "check_image"]
+__all__ = ["Conv2d"]
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
               "circular": "circular"}
@@ -22,7 +22,8 @@ def check_image(input: torch.Tensor, channels: int | None, name: str = "input") 
         raise ValueError(f"{name} must have 3 or 4 dimensions (N, C, H, W), "
                          f"got shape {tuple(input.shape)}")
     if channels is not None and input.shape[-3] != channels:
-        raise ValueError(f"{name} must have C = {channels} channels, got shape {tuple(input.shape)}")
+        raise ValueError(f"{name} must have C = {channels} channels, "
+                         f"got shape {tuple(input.shape)}")
     return input.dim() == 4
 
 
@@ -36,7 +37,8 @@ class Conv2d(nn.Module):
 
     Parameters: ``weight`` (C_out, C_in / groups, kH, kW) and ``bias`` (C_out,), both from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C_in / groups * kH * kW, as torch does.
-    Input: (N, C_in, H, W) or (C_in, H, W). Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out).
+    Input: (N, C_in, H, W) or (C_in, H, W).
+    Output: (N, C_out, H_out, W_out) or (C_out, H_out, W_out).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -54,14 +56,16 @@ class Conv2d(nn.Module):
         self.dilation = pair(dilation, "dilation")
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
-                raise ValueError(f"padding must be 'valid', 'same', an int or a pair, got {padding!r}")
+                raise ValueError(f"padding must be 'valid', 'same', an int or a pair, "
+                                 f"got {padding!r}")
             if padding == "same" and self.stride != (1, 1):
                 raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
             self.padding = padding
         else:
             self.padding = pair(padding, "padding", allow_zero=True)
         if padding_mode not in _PAD_MODES:
-            raise ValueError(f"padding_mode must be one of {tuple(_PAD_MODES)}, got {padding_mode!r}")
+            raise ValueError(f"padding_mode must be one of {tuple(_PAD_MODES)}, "
+                             f"got {padding_mode!r}")
         self.padding_mode = padding_mode
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups,

@@ -16,7 +16,8 @@ class Linear(nn.Module):
     """Affine map y = x W^T + b.
 
     Parameters (torch's names and layout): ``weight`` (out_features, in_features) and ``bias``
-    (out_features,), both initialised from U(-1/sqrt(in_features), 1/sqrt(in_features)) as torch does.
+    (out_features,), both initialised from U(-1/sqrt(in_features), 1/sqrt(in_features)) as torch
+    does.
     Input: (*, in_features). Output: (*, out_features).
     """
 
@@ -72,7 +73,8 @@ class Flatten(nn.Module):
             raise ValueError(f"start_dim={self.start_dim} and end_dim={self.end_dim} must select "
                              f"a range of dimensions of input with shape {tuple(input.shape)}")
         shape = input.shape
-        return input.reshape(*shape[:start], -1, *shape[end + 1:])   # (..., prod(shape[start:end+1]), ...)
+        # (*shape[:start], prod(shape[start:end + 1]), *shape[end + 1:])
+        return input.reshape(*shape[:start], -1, *shape[end + 1:])
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

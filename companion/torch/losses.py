@@ -69,7 +69,8 @@ def _nll(log_probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     safe_target = torch.where(keep, target, torch.zeros_like(target))
     if keep.any() and (safe_target[keep].min() < 0 or safe_target[keep].max() >= n_classes):
         raise ValueError(f"target must hold class indices in [0, {n_classes}) or ignore_index="
-                         f"{ignore_index}, got values in [{int(target.min())}, {int(target.max())}]")
+                         f"{ignore_index}, got values in "
+                         f"[{int(target.min())}, {int(target.max())}]")
     picked = log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)      # (N, d1, ...)
     w = torch.ones(n_classes, dtype=log_probs.dtype, device=log_probs.device) if weight is None \
         else weight.to(log_probs.dtype)

@@ -105,7 +105,7 @@ class _BatchNorm(nn.Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) inputs, per channel C; output has the input's shape."""
+    """Batch normalisation of (N, C) or (N, C, L) inputs per channel C; output: input's shape."""
 
     _allowed_dims = (2, 3)
     _shape_hint = "(N, C) or (N, C, L)"
@@ -119,9 +119,9 @@ class BatchNorm2d(_BatchNorm):
 
 
 class LayerNorm(nn.Module):
-    """Normalise each sample over its last dimensions: y = (x - mu) / sqrt(var + eps) * gamma + beta.
+    """Normalise each sample over its last dimensions: y = (x - mu) / sqrt(var + eps) gamma + beta.
 
-    mu and the biased var are taken over the trailing ``normalized_shape`` dimensions of each sample.
+    mu and the biased var are taken over the trailing ``normalized_shape`` dimensions of a sample.
     Parameters ``weight`` gamma = 1 and ``bias`` beta = 0, both of shape ``normalized_shape``.
     Input: (*, *normalized_shape). Output: the same shape.
     """
@@ -158,8 +158,8 @@ class LayerNorm(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         k = len(self.normalized_shape)
         if tuple(input.shape[input.dim() - k:]) != self.normalized_shape or input.dim() < k:
-            raise ValueError(f"input must have shape (*, {', '.join(map(str, self.normalized_shape))})"
-                             f", got {tuple(input.shape)}")
+            trailing = ", ".join(map(str, self.normalized_shape))
+            raise ValueError(f"input must have shape (*, {trailing}), got {tuple(input.shape)}")
         axes = tuple(range(-k, 0))
         mean = input.mean(dim=axes, keepdim=True)                   # (*, 1, ..., 1)
         var = ((input - mean) ** 2).mean(dim=axes, keepdim=True)    # (*, 1, ..., 1) biased

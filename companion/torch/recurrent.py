@@ -42,10 +42,10 @@ class _RecurrentBase(nn.Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
             for suffix in self._suffixes()[layer * self.num_directions:][:self.num_directions]:
-                self.register_parameter(f"weight_ih{suffix}",
-                                        nn.Parameter(torch.empty(gate_rows, layer_input, **factory)))
-                self.register_parameter(f"weight_hh{suffix}",
-                                        nn.Parameter(torch.empty(gate_rows, hidden_size, **factory)))
+                w_ih = torch.empty(gate_rows, layer_input, **factory)      # (G H, H_in)
+                w_hh = torch.empty(gate_rows, hidden_size, **factory)      # (G H, H)
+                self.register_parameter(f"weight_ih{suffix}", nn.Parameter(w_ih))
+                self.register_parameter(f"weight_hh{suffix}", nn.Parameter(w_hh))
                 if bias:
                     self.register_parameter(f"bias_ih{suffix}",
                                             nn.Parameter(torch.empty(gate_rows, **factory)))
@@ -81,7 +81,8 @@ class _RecurrentBase(nn.Module):
         """Shared forward. Returns output, h_n, c_n (or None) and the gates (or None)."""
         if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(f"input must have shape (L, N, H_in) ((N, L, H_in) if batch_first) "
-                             f"or (L, H_in) with H_in = {self.input_size}, got {tuple(input.shape)}")
+                             f"or (L, H_in) with H_in = {self.input_size}, "
+                             f"got {tuple(input.shape)}")
         batched = input.dim() == 3
         x = input if batched else input.unsqueeze(1)                 # (L, N, H_in) or (N, L, H_in)
         if batched and self.batch_first:

@@ -49,7 +49,8 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     prediction is the arg-max over C. Binary logits with targets of the same shape (*): the
     prediction is logit > 0 and the target counts as positive when > 0.5.
     """
-    if logits.dim() == targets.dim() + 1:
+    if logits.dim() == targets.dim() + 1 and \
+            targets.shape == logits.shape[:1] + logits.shape[2:]:
         correct = logits.argmax(dim=1) == targets
     elif logits.shape == targets.shape:
         correct = (logits > 0) == (targets > 0.5)
@@ -211,8 +212,10 @@ def fit(model: nn.Module, train_loader, loss_fn: Callable, optimizer: torch.opti
                 history.val_metrics[name].append(val[name])
             watched = val["loss"]
         if scheduler is not None:
-            plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-            scheduler.step(watched) if plateau else scheduler.step()
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(watched)
+            else:
+                scheduler.step()
         history.epoch_seconds.append(time.perf_counter() - epoch_start)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.4f}",
                         **({"val_loss": f"{watched:.4f}"} if val_loader is not None else {}))

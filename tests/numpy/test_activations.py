@@ -84,7 +84,8 @@ def test_softmax_rows_sum_to_one_on_any_axis(shape, seed, data):
 def test_backward_accepts_only_the_output_shape():
     layer = Tanh()
     layer.forward(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"grad_output must have the shape of Tanh's output \(2, 3\), got \(3, 2\)"):
+    with pytest.raises(ValueError, match=(r"grad_output must have the shape of Tanh's output \(2, "
+                                          r"3\), got \(3, 2\)")):
         layer.backward(np.zeros((3, 2)))
 
 

@@ -53,7 +53,8 @@ def test_train_and_eval_reach_every_child():
 
 def test_unsupported_child_is_a_clear_error():
     theirs = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Hardswish())
-    with pytest.raises(TypeError, match="child '1' is a torch Hardswish, which has no scratch layer"):
+    with pytest.raises(TypeError, match=("child '1' is a torch Hardswish, which has no scratch "
+                                         "layer")):
         Sequential.from_torch(theirs)
 
 

@@ -73,5 +73,6 @@ def test_bad_arguments_and_inputs():
         Dropout().backward(np.zeros(3))
     layer = Dropout()
     layer.forward(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"grad_output must have the shape of Dropout's output \(2, 3\), got \(3,\)"):
+    with pytest.raises(ValueError, match=(r"grad_output must have the shape of Dropout's output "
+                                          r"\(2, 3\), got \(3,\)")):
         layer.backward(np.zeros(3))

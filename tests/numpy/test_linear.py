@@ -58,20 +58,25 @@ def test_flatten_parity_with_torch(shape, start_dim, end_dim):
 
 def test_bad_inputs():
     layer = Linear(4, 2)
-    with pytest.raises(ValueError, match=r"x must have in_features = 4 along axis -1, got shape \(3, 5\)"):
+    with pytest.raises(ValueError, match=(r"x must have in_features = 4 along axis -1, got shape "
+                                          r"\(3, 5\)")):
         layer.forward(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match=r"x must have at least 1 dimension \(\*, 4\), got a scalar"):
+    with pytest.raises(ValueError, match=(r"x must have at least 1 dimension \(\*, 4\), got a "
+                                          r"scalar")):
         layer.forward(1.0)
     with pytest.raises(TypeError, match="x must be a numeric array, got str"):
         layer.forward("x")
     with pytest.raises(RuntimeError, match="Linear.backward was called before forward"):
         layer.backward(np.zeros((3, 2)))
     layer.forward(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"grad_output must have the shape of Linear's output \(3, 2\), got \(3, 4\)"):
+    with pytest.raises(ValueError, match=(r"grad_output must have the shape of Linear's output "
+                                          r"\(3, 2\), got \(3, 4\)")):
         layer.backward(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"Flatten start_dim must lie in \[-1, 0\] for an input of shape \(3,\), got 1"):
+    with pytest.raises(ValueError, match=(r"Flatten start_dim must lie in \[-1, 0\] for an input "
+                                          r"of shape \(3,\), got 1")):
         Flatten().forward(np.zeros(3))
-    with pytest.raises(ValueError, match=r"Flatten start_dim \(2\) must not come after end_dim \(1\)"):
+    with pytest.raises(ValueError, match=(r"Flatten start_dim \(2\) must not come after end_dim "
+                                          r"\(1\)")):
         Flatten(2, 1).forward(np.zeros((2, 3, 4)))
 
 
@@ -80,7 +85,8 @@ def test_bad_arguments():
         Linear(-3, 2)
     with pytest.raises(TypeError, match="out_features must be an integer, got float 2.0"):
         Linear(3, 2.0)
-    with pytest.raises(TypeError, match="rng must be None, an int seed or a numpy.random.Generator, got str"):
+    with pytest.raises(TypeError, match=("rng must be None, an int seed or a "
+                                         "numpy.random.Generator, got str")):
         Linear(3, 2, rng="seed")
     with pytest.raises(TypeError, match="start_dim must be an int, got str 'a'"):
         Flatten("a")

@@ -131,20 +131,25 @@ def test_default_backward_is_gradient_of_the_mean():
 
 def test_bad_reduction():
     for cls in (MSELoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss):
-        with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none', got 'avg'"):
+        with pytest.raises(ValueError, match=("reduction must be one of 'mean', 'sum', 'none', got "
+                                              "'avg'")):
             cls(reduction="avg")
 
 
 def test_bad_targets():
-    with pytest.raises(ValueError, match=r"target must have the shape of input \(2, 3\), got \(3, 2\)"):
+    with pytest.raises(ValueError, match=(r"target must have the shape of input \(2, 3\), got \(3, "
+                                          r"2\)")):
         MSELoss().forward(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"target must have shape \(2,\) .* got \(3,\)"):
         CrossEntropyLoss().forward(np.zeros((2, 4)), np.array([0, 1, 2]))
-    with pytest.raises(ValueError, match=r"class indices in \[0, 4\) or ignore_index=-100, got values from 0 to 4"):
+    with pytest.raises(ValueError, match=(r"class indices in \[0, 4\) or ignore_index=-100, got "
+                                          r"values from 0 to 4")):
         CrossEntropyLoss().forward(np.zeros((2, 4)), np.array([0, 4]))
-    with pytest.raises(TypeError, match="target must hold integer class indices, got dtype float64"):
+    with pytest.raises(TypeError, match=("target must hold integer class indices, got dtype "
+                                         "float64")):
         NLLLoss().forward(np.zeros((2, 4)), np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"probability target must have the input's shape \(2, 4\), got \(2, 3\)"):
+    with pytest.raises(ValueError, match=(r"probability target must have the input's shape \(2, "
+                                          r"4\), got \(2, 3\)")):
         CrossEntropyLoss().forward(np.zeros((2, 4)), np.full((2, 3), 0.25))
     with pytest.raises(TypeError, match="input must be a numeric array"):
         CrossEntropyLoss().forward("logits", np.array([0]))
@@ -155,11 +160,14 @@ def test_bad_targets():
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0.0, 1.0\], got 1.5"):
         CrossEntropyLoss(label_smoothing=1.5)
-    with pytest.raises(ValueError, match=r"weight must have 1 dimension \(C,\), got shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=(r"weight must have 1 dimension \(C,\), got shape \(2, "
+                                          r"2\)")):
         NLLLoss(weight=np.ones((2, 2)))
-    with pytest.raises(ValueError, match=r"weight must have one entry per class \(4,\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=(r"weight must have one entry per class \(4,\), got shape "
+                                          r"\(3,\)")):
         CrossEntropyLoss(weight=np.ones(3)).forward(np.zeros((2, 4)), np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"pos_weight of shape \(4,\) must broadcast to the input shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=(r"pos_weight of shape \(4,\) must broadcast to the input "
+                                          r"shape \(2, 3\)")):
         BCEWithLogitsLoss(pos_weight=np.ones(4)).forward(np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(TypeError, match="ignore_index must be an int, got str"):
         NLLLoss(ignore_index="none")
@@ -170,9 +178,11 @@ def test_bad_upstream_gradients():
     with pytest.raises(RuntimeError, match="MSELoss.backward was called before forward"):
         loss.backward()
     loss.forward(np.zeros(3), np.ones(3))
-    with pytest.raises(ValueError, match=r"grad_output must be a scalar for reduction='mean', got shape \(3,\)"):
+    with pytest.raises(ValueError, match=(r"grad_output must be a scalar for reduction='mean', got "
+                                          r"shape \(3,\)")):
         loss.backward(np.ones(3))
     loss = MSELoss(reduction="none")
     loss.forward(np.zeros(3), np.ones(3))
-    with pytest.raises(ValueError, match=r"grad_output must have the shape of MSELoss's output \(3,\), got \(\)"):
+    with pytest.raises(ValueError, match=(r"grad_output must have the shape of MSELoss's output "
+                                          r"\(3,\), got \(\)")):
         loss.backward(1.0)

@@ -26,7 +26,6 @@ def assert_buffers_match(ours, theirs):
 
 BATCH_NORMS = [
     (torch.nn.BatchNorm1d, BatchNorm1d, (6, 3)),
-    (torch.nn.BatchNorm1d, BatchNorm1d, (2, 3)),
     (torch.nn.BatchNorm1d, BatchNorm1d, (4, 3, 5)),
     (torch.nn.BatchNorm1d, BatchNorm1d, (1, 3, 2)),
     (torch.nn.BatchNorm2d, BatchNorm2d, (2, 3, 5, 4)),
@@ -74,19 +73,24 @@ def test_layer_norm(normalized_shape, shape, options):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"x must have 2 or 3 dimensions \(N, C\) or \(N, C, L\), got shape \(2, 3, 4, 5\)"):
+    with pytest.raises(ValueError, match=(r"x must have 2 or 3 dimensions \(N, C\) or \(N, C, L\), "
+                                          r"got shape \(2, 3, 4, 5\)")):
         BatchNorm1d(3).forward(np.zeros((2, 3, 4, 5)))
-    with pytest.raises(ValueError, match=r"x must have 4 dimensions \(N, C, H, W\), got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=(r"x must have 4 dimensions \(N, C, H, W\), got shape "
+                                          r"\(2, 3\)")):
         BatchNorm2d(3).forward(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"x must have num_features \(channels\) = 3 along axis 1, got shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=(r"x must have num_features \(channels\) = 3 along axis "
+                                          r"1, got shape \(2, 4\)")):
         BatchNorm1d(3).forward(np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"more than 1 value per channel .* got shape \(1, 3\)"):
         BatchNorm1d(3).forward(np.zeros((1, 3)))
     with pytest.raises(TypeError, match="x must be a numeric array"):
         BatchNorm2d(3).forward([[["a"]]])
-    with pytest.raises(ValueError, match=r"x must end with normalized_shape \(3, 4\), got shape \(3, 5\)"):
+    with pytest.raises(ValueError, match=(r"x must end with normalized_shape \(3, 4\), got shape "
+                                          r"\(3, 5\)")):
         LayerNorm((3, 4)).forward(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match=r"x must end with normalized_shape \(2, 3\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=(r"x must end with normalized_shape \(2, 3\), got shape "
+                                          r"\(3,\)")):
         LayerNorm((2, 3)).forward(np.zeros(3))
     with pytest.raises(RuntimeError, match="BatchNorm1d.backward was called before forward"):
         BatchNorm1d(3).backward(np.zeros((2, 3)))
@@ -99,7 +103,8 @@ def test_bad_arguments():
         BatchNorm2d(3, momentum=1.5)
     with pytest.raises(ValueError, match=r"eps must lie in \(0.0, inf\], got 0.0"):
         LayerNorm(3, eps=0.0)
-    with pytest.raises(TypeError, match="normalized_shape must be an int or a non-empty tuple of ints, got 'D'"):
+    with pytest.raises(TypeError, match=("normalized_shape must be an int or a non-empty tuple of "
+                                         "ints, got 'D'")):
         LayerNorm("D")
     with pytest.raises(ValueError, match="normalized_shape must be positive, got 0"):
         LayerNorm((3, 0))

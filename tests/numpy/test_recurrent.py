@@ -87,8 +87,11 @@ def test_parity_without_bias(kind):
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("with_hx", [False, True])
-def test_parity_unbatched(kind, with_hx):
-    check_recurrent(kind, T=5, N=1, I=3, H=4, with_hx=with_hx, unbatched=True)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_parity_unbatched(kind, with_hx, batch_first):
+    """An unbatched (T, I) sequence ignores batch_first, as in torch."""
+    check_recurrent(kind, T=5, N=1, I=3, H=4, batch_first=batch_first, with_hx=with_hx,
+                    unbatched=True)
 
 
 @settings(max_examples=12, deadline=None)
@@ -103,7 +106,8 @@ def test_lstm_finite_differences():
     """Gradients of a random projection of (output, h_n, c_n) match central differences."""
     lstm = LSTM(2, 3, rng=0)
     x, h0, c0 = random_array((3, 2, 2), 1), random_array((1, 2, 3), 2), random_array((1, 2, 3), 3)
-    p_out, p_h, p_c = random_array((3, 2, 3), 4), random_array((1, 2, 3), 5), random_array((1, 2, 3), 6)
+    p_out = random_array((3, 2, 3), 4)
+    p_h, p_c = random_array((1, 2, 3), 5), random_array((1, 2, 3), 6)
 
     def loss():
         out, (h_n, c_n) = lstm.forward(x, (h0, c0))
@@ -190,7 +194,8 @@ def test_backward_accumulates_until_zero_grad():
 
 def test_bad_input_rank_and_size():
     lstm = LSTM(3, 4)
-    with pytest.raises(ValueError, match=r"input must have 2 or 3 dimensions .*got shape \(2, 3, 4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"input must have 2 or 3 dimensions .*got shape \(2, 3, 4, 3\)"):
         lstm.forward(np.zeros((2, 3, 4, 3)))
     with pytest.raises(ValueError, match=r"input must have input_size = 3 .*got shape \(5, 2, 4\)"):
         lstm.forward(np.zeros((5, 2, 4)))
@@ -205,7 +210,8 @@ def test_bad_hidden_states():
     x = np.zeros((2, 5, 3))
     with pytest.raises(ValueError, match=r"hx must have shape \(1, 2, 4\) .*got \(1, 5, 4\)"):
         gru.forward(x, np.zeros((1, 5, 4)))
-    with pytest.raises(ValueError, match=r"hx must have shape \(1, 4\) .*unbatched.*got \(1, 1, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"hx must have shape \(1, 4\) .*unbatched.*got \(1, 1, 4\)"):
         gru.forward(np.zeros((5, 3)), np.zeros((1, 1, 4)))
     lstm = LSTM(3, 4)
     with pytest.raises(TypeError, match=r"hx must be a tuple \(h_0, c_0\) for LSTM, got ndarray"):
@@ -219,7 +225,8 @@ def test_bad_backward_calls():
     with pytest.raises(RuntimeError, match=r"RNN.backward called before forward"):
         rnn.backward(np.zeros((5, 2, 4)))
     rnn.forward(np.zeros((5, 2, 3)))
-    with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(5, 2, 4\), got \(2, 5, 4\)"):
+    with pytest.raises(ValueError, match=r"grad_output must have the output's shape "
+                                         r"\(5, 2, 4\), got \(2, 5, 4\)"):
         rnn.backward(np.zeros((2, 5, 4)))
     with pytest.raises(ValueError, match=r"grad_h_n must have shape \(1, 2, 4\)"):
         rnn.backward(np.zeros((5, 2, 4)), np.zeros((2, 4)))

@@ -79,7 +79,7 @@ def test_conv2d_random_geometry(n, c_in, c_out, h, w, k, s, p, d):
 
 def test_conv2d_rejects_bad_input():
     conv = Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"input must have C = 3 channels, got shape \(1, 2, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"C = 3 channels, got shape \(1, 2, 5, 5\)"):
         conv(torch.zeros(1, 2, 5, 5))
     with pytest.raises(ValueError, match="input must have 3 or 4 dimensions"):
         conv(torch.zeros(5, 5))
@@ -98,6 +98,7 @@ def test_conv2d_rejects_bad_input():
     ({"kernel_size": 3, "stride": 2, "ceil_mode": True}, (2, 2, 8, 7)),
     ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (1, 2, 6, 6)),
     ({"kernel_size": 1}, (3, 5, 5)),
+    ({"kernel_size": 2, "stride": 3, "padding": 1, "ceil_mode": True}, (1, 2, 5, 8)),
 ])
 def test_max_pool2d(kwargs, shape):
     check_parity(MaxPool2d(**kwargs), nn.MaxPool2d(**kwargs), random_array(shape))
@@ -114,6 +115,7 @@ def test_max_pool2d(kwargs, shape):
     ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
       "count_include_pad": False}, (1, 2, 6, 5)),
     ({"kernel_size": (2, 3), "divisor_override": 5}, (3, 5, 5)),
+    ({"kernel_size": 2, "stride": 3, "padding": 1, "ceil_mode": True}, (1, 2, 5, 8)),
 ])
 def test_avg_pool2d(kwargs, shape):
     check_parity(AvgPool2d(**kwargs), nn.AvgPool2d(**kwargs), random_array(shape))
@@ -222,7 +224,8 @@ def test_activations(ours, theirs, shape, scale):
 
 
 @pytest.mark.parametrize("fn, reference", [
-    (act.sigmoid, torch.sigmoid), (act.tanh, torch.tanh), (act.log_sigmoid, nn.functional.logsigmoid),
+    (act.sigmoid, torch.sigmoid), (act.tanh, torch.tanh),
+    (act.log_sigmoid, nn.functional.logsigmoid),
     (lambda x: act.softmax(x, 0), lambda x: torch.softmax(x, 0)),
     (lambda x: act.log_softmax(x, 0), lambda x: torch.log_softmax(x, 0)),
 ])

@@ -1,0 +1,1 @@
+"""Small model builders assembled from the package's torch layers (one module per family)."""
