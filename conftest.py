@@ -1,22 +1,23 @@
 """Run every chapter of the book under nbval.
 
 Chapters are MyST Markdown notebooks (jupytext), but nbval reads only ``.ipynb``. For each page
-listed in ``_toc.yml`` this collector converts the page with jupytext into ``_build/nbval/`` and
-hands the result to nbval, so ``pytest`` executes every chapter cell by cell and a failing cell
-fails the suite with that cell and its traceback shown. Assert cells in the chapters carry the
-checks (``--nbval-lax``: outputs are not compared, MyST notebooks store none).
+listed in ``_toc.yml`` this collector lets jupytext read the page and hands the notebook to nbval,
+so ``pytest`` executes every chapter cell by cell, in the chapter's own folder as the book build
+does, and a failing cell fails the suite with that cell and its traceback shown. Assert cells in
+the chapters carry the checks (``--nbval-lax``: outputs are not compared; MyST stores none).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from unittest import mock
+
 import jupytext
+import nbval.plugin
 import yaml
-from nbval.plugin import IPyNbFile
 
 ROOT = Path(__file__).parent
-NBVAL_DIR = ROOT / "_build" / "nbval"
 
 
 def toc_pages() -> list[Path]:
@@ -36,13 +37,18 @@ def toc_pages() -> list[Path]:
     return [ROOT / f"{page}.md" for page in found]
 
 
+class MystNotebook(nbval.plugin.IPyNbFile):
+    """nbval's notebook collector, reading a MyST Markdown page through jupytext."""
+
+    def collect(self):
+        notebook = jupytext.read(self.path)
+        with mock.patch.object(nbval.plugin.nbformat, "read", return_value=notebook):
+            yield from super().collect()
+
+
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix != ".md" or file_path not in toc_pages():
         return None
-    notebook = jupytext.read(file_path)
-    if notebook.metadata.get("kernelspec") is None:
+    if jupytext.read(file_path).metadata.get("kernelspec") is None:
         return None  # a plain Markdown page: nothing to execute
-    target = NBVAL_DIR / file_path.relative_to(ROOT).with_suffix(".ipynb")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    jupytext.write(notebook, target)
-    return IPyNbFile.from_parent(parent, path=target)
+    return MystNotebook.from_parent(parent, path=file_path)

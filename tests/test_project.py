@@ -37,3 +37,15 @@ def test_binder_installs_the_package():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_api_reference_covers_every_public_module():
+    import importlib
+    import pkgutil
+
+    for half in ("numpy", "torch", "data"):
+        package = importlib.import_module(f"companion.{half}")
+        page = (ROOT / "book" / "appendix" / f"api-{half}.md").read_text()
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not module.name.rsplit(".", 1)[-1].startswith("_"):
+                assert f".. automodule:: {module.name}\n" in page, f"{module.name} is not in api-{half}.md"

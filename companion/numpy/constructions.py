@@ -2,7 +2,7 @@
 
 - :func:`merge_linear`: a chain of ``Linear`` layers with nothing between them is one ``Linear``.
 - :func:`xor_network`: two ReLU units compute XOR, which no single threshold unit can.
-- :func:`sawtooth_network`: ``depth`` layers of two ReLU units draw a zig-zag with ``2**depth``
+- :func:`sawtooth_network`: ``depth`` layers of two ReLU units draw a zig-zag with ``2 ** depth``
   straight pieces; one hidden layer needs about that many units to do the same.
 - :func:`count_linear_pieces`: counts the straight pieces of a 1-D piecewise-linear function.
 """
@@ -75,8 +75,9 @@ def sawtooth_network(depth: int) -> Sequential:
     """``depth`` hidden layers of two ReLU units whose output on [0, 1] is a zig-zag.
 
     One layer computes the tent map t(x) = 2 relu(x) - 4 relu(x - 1/2), which is 2x on
-    [0, 1/2] and 2 - 2x on [1/2, 1]. Composing it ``depth`` times gives 2**(depth - 1) teeth,
-    that is 2**depth straight pieces, from only 2 * depth hidden units. (Telgarsky's example.)
+    [0, 1/2] and 2 - 2x on [1/2, 1]. Composing it ``depth`` times gives ``2 ** (depth - 1)``
+    teeth, that is ``2 ** depth`` straight pieces, from only ``2 * depth`` hidden units
+    (Telgarsky's example).
 
     Args:
         depth: number of hidden layers, >= 1.

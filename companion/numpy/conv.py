@@ -32,8 +32,8 @@ def conv_output_size(x_shape: tuple[int, ...], kernel_size: Pair, stride: Pair, 
     for axis, size, k, s, p, d in zip("HW", x_shape[2:], kernel_size, stride, padding, dilation):
         span = d * (k - 1) + 1  # extent of the dilated kernel
         if size + 2 * p < span:
-            raise ValueError(f"{name} is too small for the kernel along {axis}: {axis} + 2 * padding "
-                             f"must be at least the dilated kernel size {span}, "
+            raise ValueError(f"{name} is too small for the kernel along {axis}: "
+                             f"{axis} + 2 * padding must be at least the dilated kernel size {span}, "
                              f"got {size} + 2 * {p} = {size + 2 * p}")
         sizes.append((size + 2 * p - span) // s + 1)
     return sizes[0], sizes[1]
@@ -179,11 +179,10 @@ class Conv2d(Module):
         grad_output = check_grad_output(self, grad_output, self._out_shape)
         n, c_out, h_out, w_out = grad_output.shape
         grad = grad_output.reshape(n, c_out, h_out * w_out)  # (N, C_out, L)
-        cols_t = self._cols.transpose(0, 2, 1)  # (N, L, C_in kH kW)
-        grad_weight = np.einsum("nol,nlk->ok", grad, cols_t, optimize=True)  # (C_out, C_in kH kW)
-        self._grads["weight"] += grad_weight.reshape(self.weight.shape)
+        per_image = grad @ self._cols.transpose(0, 2, 1)  # (N, C_out, C_in kH kW)
+        self._grads["weight"] += per_image.sum(axis=0).reshape(self.weight.shape)
         if self.bias is not None:
-            self._grads["bias"] = grad.sum(axis=(0, 2))
+            self._grads["bias"] += grad.sum(axis=(0, 2))
         weight = self.weight.reshape(c_out, -1)  # (C_out, C_in kH kW)
         grad_cols = weight.T @ grad  # (N, C_in kH kW, L)
         kh, kw = self.kernel_size

@@ -128,9 +128,10 @@ class Perceptron(Module):
 def mistake_bound(x: np.ndarray, y: np.ndarray, weight: np.ndarray, bias: float) -> float:
     """Novikoff's bound (R / gamma)^2 on the perceptron's updates, from any separating plane.
 
-    With the bias folded in as a constant input, z_i = (x_i, 1) and u = (w, b) / |(w, b)|,
-    R = max_i |z_i| and gamma = min_i s_i u . z_i with s_i = 2 y_i - 1 in {-1, +1}. If gamma > 0
-    the perceptron started from zero makes at most (R / gamma)^2 updates on these points.
+    With the bias folded in as a constant input, ``z_i = (x_i, 1)`` and
+    ``u = (w, b) / norm((w, b))``; ``R = max_i norm(z_i)`` and ``gamma = min_i s_i u . z_i`` with
+    ``s_i = 2 y_i - 1`` in {-1, +1}. If gamma > 0 the perceptron started from zero makes at most
+    (R / gamma)^2 updates on these points.
 
     Args:
         x: points (N, D).

@@ -1,9 +1,8 @@
 """2-D max and average pooling from scratch, on the receptive fields that im2col lays out.
 
 Both layers take the windows of :func:`~companion.numpy.conv.im2col` and reduce each one to a
-number; their backward passes build the gradient of every window entry and send it back to the
-pixels with :func:`~companion.numpy.conv.col2im`.
-"""
+number. Average pooling spreads each output's gradient over its window with
+:func:`~companion.numpy.conv.col2im`; max pooling sends it to the window's maximum only."""
 
 from __future__ import annotations
 
@@ -66,24 +65,38 @@ class MaxPool2d(Module):
         h_out, w_out = conv_output_size(x.shape, self.kernel_size, self.stride, self.padding,
                                         self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                      pad_value=-np.inf)
-        cols = cols.reshape(n, c, -1, h_out, w_out)  # (N, C, kH kW, H_out, W_out)
-        self._argmax = np.argmax(cols, axis=2)  # (N, C, H_out, W_out), first maximum on ties
+                      pad_value=-np.inf)  # (N, C, kH, kW, H_out, W_out)
+        windows = cols.transpose(0, 1, 4, 5, 2, 3).reshape(-1, cols.shape[2] * cols.shape[3])
+        self._argmax = windows.argmax(axis=1)  # (N C H_out W_out,), first maximum on ties
         self._x_shape = x.shape
-        return np.take_along_axis(cols, self._argmax[:, :, None], axis=2)[:, :, 0]
+        out = windows[np.arange(len(windows)), self._argmax]  # (N C H_out W_out,)
+        return out.reshape(n, c, h_out, w_out)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Gradient for the input (N, C, H, W): each output's gradient lands on its maximum."""
-        expected = None if self._argmax is None else self._argmax.shape
+        """Gradient for the input (N, C, H, W): each output's gradient lands on its maximum.
+
+        A scatter-add into the padded input, so a pixel that wins several overlapping windows
+        collects all their gradients.
+        """
+        expected = None
+        if self._x_shape is not None:
+            expected = self._x_shape[:2] + conv_output_size(
+                self._x_shape, self.kernel_size, self.stride, self.padding, self.dilation)
         grad_output = check_grad_output(self, grad_output, expected)
-        n, c, h_out, w_out = grad_output.shape
-        kh, kw = self.kernel_size
-        offsets = np.arange(kh * kw)[:, None, None]  # (kH kW, 1, 1)
-        winner = offsets == self._argmax[:, :, None]  # (N, C, kH kW, H_out, W_out)
-        grad_cols = winner * grad_output[:, :, None]  # (N, C, kH kW, H_out, W_out)
-        grad_cols = grad_cols.reshape(n, c, kh, kw, h_out, w_out)
-        return col2im(grad_cols, self._x_shape, self.kernel_size, self.stride, self.padding,
-                      self.dilation)
+        n, c, h, w = self._x_shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
+                                                  self.dilation)
+        padded_h, padded_w = h + 2 * ph, w + 2 * pw
+        h_out, w_out = grad_output.shape[2:]
+        winner = self._argmax.reshape(n * c, h_out, w_out)  # (N C, H_out, W_out)
+        rows = np.arange(h_out)[:, None] * sh + (winner // kw) * dh  # in the padded input
+        columns = np.arange(w_out) * sw + (winner % kw) * dw
+        image = np.arange(n * c)[:, None, None]  # (N C, 1, 1)
+        flat = (image * padded_h + rows) * padded_w + columns  # (N C, H_out, W_out)
+        grad = np.bincount(flat.ravel(), weights=grad_output.ravel(),
+                           minlength=n * c * padded_h * padded_w)
+        grad = grad.reshape(n, c, padded_h, padded_w)  # (N, C, H + 2pH, W + 2pW)
+        return grad[:, :, ph:ph + h, pw:pw + w]
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -152,7 +165,7 @@ class AvgPool2d(Module):
         return cols.sum(axis=(2, 3)) / self._divisor  # (N, C, H_out, W_out)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Gradient for the input (N, C, H, W): each output's gradient spread evenly on its window."""
+        """Gradient for the input (N, C, H, W): each output's gradient spread over its window."""
         expected = None
         if self._x_shape is not None:
             expected = self._x_shape[:2] + conv_output_size(

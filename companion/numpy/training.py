@@ -47,7 +47,7 @@ def train_step(model, loss_fn, optimizer, x: np.ndarray, y: np.ndarray) -> float
         model: a scratch Module with ``forward``, ``backward``, ``zero_grad``, ``gradients``.
         loss_fn: a scratch loss (``forward(input, target)``, ``backward()``).
         optimizer: an optimiser built on ``model.parameters()``.
-        x: inputs (B, *). y: targets, as ``loss_fn`` expects them.
+        x: inputs, shape (B, ...). y: targets, as ``loss_fn`` expects them.
     """
     model.zero_grad()
     output = model(x)                                   # forward pass
@@ -87,7 +87,7 @@ def fit(model, loss_fn, optimizer, x: np.ndarray, y: np.ndarray, epochs: int,
     """Train ``model`` for ``epochs`` shuffled passes over ``(x, y)``; return its :class:`History`.
 
     Args:
-        x: inputs (N, *). y: targets (N, ...).
+        x: inputs, shape (N, ...). y: targets, shape (N, ...).
         epochs: number of passes over the data.
         batch_size: examples per step.
         rng: seed or Generator of the shuffles.

@@ -55,6 +55,7 @@ def layer_parity(ours, reference: nn.Module, x: np.ndarray, seed: int = 0) -> di
         quantity (no "grad input" for integer inputs), each max |ours - torch|.
     """
     reference = reference.double()
+    reference.zero_grad(set_to_none=True)  # a fresh gradient, not one added to an earlier call's
     x_ref = _as_input(x)
     out_ref = _first(reference(x_ref))
     grad_out = np.random.default_rng(seed).standard_normal(tuple(out_ref.shape))  # like the output
@@ -63,6 +64,7 @@ def layer_parity(ours, reference: nn.Module, x: np.ndarray, seed: int = 0) -> di
 
     if isinstance(ours, nn.Module):  # a torch twin: differentiate it with autograd
         ours = ours.double()
+        ours.zero_grad(set_to_none=True)
         x_ours = _as_input(x)
         out = _first(ours(x_ours))
         out.backward(torch.tensor(grad_out, dtype=torch.float64))

@@ -68,10 +68,11 @@ def mlp(in_features: int, hidden: Sequence[int], out_features: int, *,
 class DeepMLP(nn.Module):
     """A deep stack of equal-width layers, with identity skips or without.
 
-    h_0 = relu(W_in x + b_in); then for l = 1 .. depth
-        plain:     h_l = relu(W_l h_{l-1} + b_l)
-        residual:  h_l = h_{l-1} + relu(W_l h_{l-1} + b_l)
-    and the output is W_out h_depth + b_out. Both variants hold exactly the same parameters,
+    h_0 = W_in x + b_in; then for l = 1 .. depth
+        plain:     h_l = W_l relu(h_{l-1}) + b_l
+        residual:  h_l = h_{l-1} + W_l relu(h_{l-1}) + b_l
+    and the output is W_out relu(h_depth) + b_out. The plain variant is an ordinary deep
+    ReLU network; the residual one adds the identity around every layer. Both variants hold exactly the same parameters,
     so any difference in training comes from the skip connections alone.
 
     Args:
@@ -94,11 +95,11 @@ class DeepMLP(nn.Module):
         self.act = ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.act(self.input_layer(x))                                   # (N, H)
+        h = self.input_layer(x)                                             # (N, H)
         for layer in self.hidden:
-            update = self.act(layer(h))                                     # (N, H)
+            update = layer(self.act(h))                                     # (N, H)
             h = h + update if self.residual else update
-        return self.output_layer(h)                                         # (N, out)
+        return self.output_layer(self.act(h))                               # (N, out)
 
     def extra_repr(self) -> str:
         return f"depth={self.depth}, residual={self.residual}"

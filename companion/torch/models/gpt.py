@@ -1,0 +1,291 @@
+"""A small decoder-only transformer language model (GPT) and a cheap way to train one.
+
+The model reads token ids ``idx`` (B, T) and predicts, at every position t, a distribution over
+the next token from tokens 0..t only:
+
+    h_0 = tok_emb[idx] + pos_emb[0..T-1]                          (B, T, C)
+    h_l = Block_l(h_{l-1}),  l = 1..n_layer  (pre-LN, causal)     (B, T, C)
+    logits = head(LN_f(h_L))                                       (B, T, V)
+
+Parameters: ``tok_emb.weight`` (V, C), ``pos_emb.weight`` (block_size, C),
+``blocks.{l}.*`` (see :class:`companion.torch.models.transformer.TransformerBlock`),
+``ln_f.weight``/``ln_f.bias`` (C,), ``head.weight`` (V, C) (the same tensor as
+``tok_emb.weight`` when ``tie_weights``). Initialisation follows GPT-2 (Radford et al. 2019):
+weights from N(0, 0.02), zero biases, and the two projections that write into the residual
+stream scaled by 1 / sqrt(2 n_layer), so the loss at initialisation is close to ln V.
+
+:func:`train_tiny_gpt` trains one on a :class:`companion.data.Corpus` with AdamW in a fixed
+number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token stream;
+:meth:`GPT.sequence_log_prob` gives log p(response | prompt), the quantity RLHF needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from companion.numpy._validation import positive_int, real_number
+from companion.torch.activations import log_softmax
+from companion.torch.dropout import Dropout
+from companion.torch.embedding import Embedding
+from companion.torch.linear import Linear
+from companion.torch.models.transformer import TransformerBlock
+from companion.torch.normalization import LayerNorm
+
+__all__ = ["GPTConfig", "GPT", "evaluate_loss", "train_tiny_gpt"]
+
+
+@dataclasses.dataclass
+class GPTConfig:
+    """Sizes of a :class:`GPT`.
+
+    Attributes:
+        vocab_size: V, the number of token ids.
+        block_size: the longest context (number of learned positions).
+        n_layer: number of transformer blocks.
+        n_head: attention heads per block; must divide ``n_embd``.
+        n_embd: C, the width of the residual stream.
+        dropout: dropout probability (embeddings, attention weights, sub-layer outputs).
+        tie_weights: share the output head's weight with the token embedding.
+    """
+
+    vocab_size: int
+    block_size: int = 128
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+    tie_weights: bool = False
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            positive_int(getattr(self, name), name)
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd} "
+                             f"and n_head={self.n_head}")
+        real_number(self.dropout, "dropout", 0.0, 1.0)
+
+
+class GPT(nn.Module):
+    """Decoder-only transformer language model; see the module docstring for the maths.
+
+    ``forward(idx, targets=None)`` -> ``(logits, loss)``: idx (B, T) int64 with T <= block_size,
+    logits (B, T, V), loss the mean cross-entropy in nats against targets (B, T) (or None).
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        C = config.n_embd
+        self.tok_emb = Embedding(config.vocab_size, C)
+        self.pos_emb = Embedding(config.block_size, C)
+        self.drop = Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(C, config.n_head, config.dropout, norm_first=True, causal=True)
+            for _ in range(config.n_layer))
+        self.ln_f = LayerNorm(C)
+        self.head = Linear(C, config.vocab_size, bias=False)
+        self.reset_parameters()
+        if config.tie_weights:
+            self.head.weight = self.tok_emb.weight
+
+    def reset_parameters(self) -> None:
+        """GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual writers scaled."""
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                if name.endswith("bias"):
+                    param.zero_()
+                elif name.startswith("ln") or ".ln" in name:
+                    param.fill_(1.0)
+                elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
+                    param.normal_(0.0, residual_std)
+                else:
+                    param.normal_(0.0, 0.02)
+
+    def num_parameters(self) -> int:
+        """Number of distinct trainable numbers (a tied weight counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        if idx.dim() != 2 or idx.is_floating_point():
+            raise ValueError(f"idx must be an integer tensor (B, T), got {idx.dtype} "
+                             f"{tuple(idx.shape)}")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"idx has T={T} positions but block_size is "
+                             f"{self.config.block_size}")
+        position = torch.arange(T, device=idx.device)  # (T,)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(position))  # (B, T, C) + (T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C)
+        logits = self.head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
+        if targets is None:
+            return logits, None
+        if targets.shape != (B, T):
+            raise ValueError(f"targets must have shape ({B}, {T}), got {tuple(targets.shape)}")
+        logp = log_softmax(logits, dim=-1)  # (B, T, V)
+        picked = logp.gather(-1, targets[..., None]).squeeze(-1)  # (B, T, 1) -> (B, T)
+        return logits, -picked.mean()
+
+    def token_log_probs(self, idx: torch.Tensor) -> torch.Tensor:
+        """log p(idx[:, t] | idx[:, :t]) for t = 1..T-1: (B, T) ids -> (B, T-1)."""
+        logits, _ = self(idx[:, :-1])  # (B, T-1, V)
+        logp = log_softmax(logits, dim=-1)  # (B, T-1, V)
+        return logp.gather(-1, idx[:, 1:, None]).squeeze(-1)  # (B, T-1, 1) -> (B, T-1)
+
+    def sequence_log_prob(self, idx: torch.Tensor, prompt_length: int = 1,
+                          mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Sum of log p(x_t | x_<t) over the response positions t >= prompt_length.
+
+        Args:
+            idx: (B, T) prompt followed by response, T <= block_size + 1.
+            prompt_length: P >= 1; tokens 0..P-1 are conditioned on, not scored.
+            mask: optional (B, T) bool/float, 1 where a token counts (e.g. 0 after an end token).
+
+        Returns:
+            (B,) log-probabilities in nats (differentiable).
+        """
+        P = positive_int(prompt_length, "prompt_length")
+        if P >= idx.shape[1]:
+            raise ValueError(f"prompt_length must be smaller than T={idx.shape[1]}, got {P}")
+        logp = self.token_log_probs(idx)[:, P - 1:]  # (B, T-P): targets idx[:, P:]
+        if mask is not None:
+            logp = logp * mask[:, P:].to(logp.dtype)  # (B, T-P)
+        return logp.sum(dim=1)  # (B,)
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None):
+        """Extend idx (B, T0) by sampling ``max_new_tokens`` tokens, one at a time.
+
+        Each step crops the context to the last ``block_size`` tokens, divides the last logits
+        by ``temperature`` (> 0), keeps the ``top_k`` largest if given, and samples from the
+        softmax with ``generator``. Returns (B, T0 + max_new_tokens).
+        """
+        temperature = real_number(temperature, "temperature", low=0.0, low_inclusive=False)
+        if top_k is not None:
+            top_k = min(positive_int(top_k, "top_k"), self.config.vocab_size)
+        for _ in range(positive_int(max_new_tokens, "max_new_tokens", allow_zero=True)):
+            context = idx[:, -self.config.block_size:]  # (B, <= block_size)
+            logits, _ = self(context)
+            logits = logits[:, -1, :] / temperature  # (B, V)
+            if top_k is not None:
+                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1)
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = torch.softmax(logits, dim=-1)  # (B, V)
+            nxt = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+            idx = torch.cat([idx, nxt], dim=1)  # (B, T + 1)
+        return idx
+
+
+@torch.no_grad()
+def evaluate_loss(model: GPT, ids, block_size: int | None = None, batch_size: int = 64,
+                  device=None) -> float:
+    """Mean next-token cross-entropy (nats) over a token stream, in non-overlapping windows.
+
+    ``ids`` (L,) is cut into windows of ``block_size`` + 1 tokens (inputs and shifted targets);
+    every target of every whole window is scored, each with the context available inside its
+    window. Returns the mean over all scored tokens.
+    """
+    block_size = model.config.block_size if block_size is None else block_size
+    ids = torch.from_numpy(np.array(ids, dtype=np.int64))  # a writable copy (L,)
+    n = (len(ids) - 1) // block_size
+    if n < 1:
+        raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")
+    x = ids[:n * block_size].view(n, block_size)  # (n, T)
+    y = ids[1:n * block_size + 1].view(n, block_size)  # (n, T)
+    device = next(model.parameters()).device if device is None else device
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, n, batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        _, loss = model(xb, yb)
+        total += loss.item() * xb.numel()
+    model.train(was_training)
+    return total / (n * block_size)
+
+
+def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 600,
+                   batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.01,
+                   warmup: int = 20, seed: int = 0, device=None, eval_every: int = 0,
+                   max_seconds: float | None = None):
+    """Train a character GPT on ``corpus`` (a :class:`companion.data.Corpus`) with AdamW.
+
+    Batches come from ``corpus.batch("train", batch_size, block_size, rng)`` with a NumPy
+    generator seeded by ``seed``; the model is initialised after ``torch.manual_seed(seed)``,
+    so a run is reproducible on one machine. The learning rate warms up linearly for
+    ``warmup`` steps, then follows a cosine down to lr / 10 at ``steps``. Gradients are
+    clipped to norm 1.
+
+    Args:
+        corpus: the text, with ``train``/``val`` id arrays and ``vocab_size``.
+        config: model sizes (default: 2 layers, 4 heads, C = 64, block 64, the corpus's V).
+        steps: optimiser steps. batch_size: windows per step. lr: peak learning rate.
+        weight_decay: AdamW decay on matrices (not on biases, norms or embeddings).
+        seed: seeds torch (initialisation) and the batch sampler.
+        device: where to train (default: the CPU, since tiny models gain nothing from a GPU).
+        eval_every: if > 0, record the validation loss every that many steps (and at the end).
+        max_seconds: stop early once this much wall time has passed (makes the run
+            machine-dependent; None keeps it deterministic).
+
+    Returns:
+        (model, history): the trained model in eval mode, and a dict with ``step`` and
+        ``train_loss`` lists (every step), ``val_step``/``val_loss`` lists, ``seconds``.
+    """
+    if config is None:
+        config = GPTConfig(vocab_size=corpus.vocab_size, block_size=64)
+    if config.vocab_size != corpus.vocab_size:
+        raise ValueError(f"config.vocab_size must be the corpus's {corpus.vocab_size}, "
+                         f"got {config.vocab_size}")
+    steps = positive_int(steps, "steps")
+    device = torch.device("cpu") if device is None else torch.device(device)
+    torch.manual_seed(seed)
+    model = GPT(config).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
+    keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                   {"params": keep, "weight_decay": 0.0}], lr=lr,
+                                  betas=(0.9, 0.99))
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    rng = np.random.default_rng(seed)
+    history = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "seconds": 0.0}
+    start = time.perf_counter()
+    model.train()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * rate(step)
+        x, y = corpus.batch("train", batch_size, config.block_size, rng)
+        x = torch.from_numpy(x).to(device)
+        y = torch.from_numpy(y).to(device)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        history["step"].append(step)
+        history["train_loss"].append(loss.item())
+        last = step == steps - 1 or (max_seconds is not None
+                                     and time.perf_counter() - start > max_seconds)
+        if eval_every and ((step + 1) % eval_every == 0 or last):
+            history["val_step"].append(step + 1)
+            history["val_loss"].append(evaluate_loss(model, corpus.val[:20_000], device=device))
+        if last:
+            break
+    history["seconds"] = time.perf_counter() - start
+    model.eval()
+    return model, history

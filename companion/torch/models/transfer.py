@@ -1,0 +1,54 @@
+"""Transfer learning: a feature extractor (the body) and a task-specific classifier (the head).
+
+A :class:`BodyHead` network is ``head(body(x))``. After training on one task, its body can be
+kept and given a fresh head for another task (:meth:`BodyHead.with_new_head`), then either
+frozen (:func:`freeze`: only the head learns) or tuned together with the new head.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from companion.numpy._validation import positive_int
+from companion.torch.linear import Linear
+
+__all__ = ["BodyHead", "freeze", "trainable_parameters"]
+
+
+class BodyHead(nn.Module):
+    """logits = head(body(x)), with ``head`` a Linear(features, classes).
+
+    Args:
+        body: any module mapping the input to (N, features).
+        features: size of the body's output. classes: number of outputs of the head.
+
+    Input: whatever ``body`` takes. Output: (N, classes).
+    """
+
+    def __init__(self, body: nn.Module, features: int, classes: int):
+        super().__init__()
+        self.body = body
+        self.features = positive_int(features, "features")
+        self.head = Linear(self.features, positive_int(classes, "classes"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))                                      # (N, classes)
+
+    def with_new_head(self, classes: int) -> "BodyHead":
+        """A new network with a deep copy of this body (trainable) and a fresh random head."""
+        return BodyHead(copy.deepcopy(self.body), self.features, classes)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Stop ``module``'s parameters from learning (``requires_grad = False``); returns it."""
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module
+
+
+def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """The parameters that still learn, to hand to an optimiser."""
+    return [p for p in module.parameters() if p.requires_grad]

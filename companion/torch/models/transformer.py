@@ -1,0 +1,169 @@
+"""The transformer block from torch primitives: self-attention, feed-forward, norms, residuals.
+
+A block maps a sequence ``x`` of shape (B, T, C) to another of the same shape. It has two
+sub-layers, multi-head self-attention and a position-wise feed-forward network, each wrapped in
+a residual connection and a layer normalisation. Where the normalisation sits gives two forms:
+
+* **pre-LN** (GPT-2 and most models since): ``x = x + Attn(LN1(x)); x = x + FFN(LN2(x))``;
+  the residual stream is never normalised, so gradients reach early layers through identity
+  paths (Xiong et al. 2020).
+* **post-LN** (Vaswani et al. 2017): ``x = LN1(x + Attn(x)); x = LN2(x + FFN(x))``.
+
+:func:`sinusoidal_positional_encoding` builds the fixed position signal of Vaswani et al.;
+learned position embeddings (an ``Embedding`` over positions) are the alternative used by
+:mod:`companion.torch.models.gpt`. Parameter names here are mirrored by
+:mod:`companion.numpy.transformer`, so weights copy across unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from companion.numpy._validation import positive_int, real_number
+from companion.torch.activations import GELU
+from companion.torch.attention import masked_softmax
+from companion.torch.dropout import Dropout, dropout
+from companion.torch.linear import Linear
+from companion.torch.normalization import LayerNorm
+
+__all__ = ["sinusoidal_positional_encoding", "SelfAttention", "FeedForward", "TransformerBlock"]
+
+
+def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
+                                   dtype=torch.float32, device=None) -> torch.Tensor:
+    """PE[t, 2i] = sin(t / base^(2i/dim)), PE[t, 2i+1] = cos(t / base^(2i/dim)).
+
+    Each pair of columns (2i, 2i+1) is a point turning on a circle at angular frequency
+    w_i = base^(-2i/dim), so PE[t + k] is PE[t] rotated pair by pair by the angles k w_i: a
+    fixed offset acts as a linear map that does not depend on t.
+
+    Args:
+        length: T, the number of positions 0 .. T-1.
+        dim: C, the encoding size; must be even.
+        base: the wavelength scale (10000 in Vaswani et al. 2017).
+
+    Returns:
+        (T, C) tensor.
+    """
+    length = positive_int(length, "length")
+    dim = positive_int(dim, "dim")
+    if dim % 2:
+        raise ValueError(f"dim must be even (sine/cosine pairs), got {dim}")
+    position = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (T, 1)
+    freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)  # (C/2,)
+    angle = position * freq  # (T, 1) * (C/2,) -> (T, C/2)
+    pe = torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)  # (T, C/2, 2)
+    return pe.reshape(length, dim).to(dtype)  # (T, C/2, 2) -> (T, C), interleaved sin/cos
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention: concat_h softmax(Q_h K_h^T / sqrt(hs) + M) V_h, then W_o.
+
+    [Q, K, V] = x W_qkv^T + b_qkv splits into ``n_head`` heads of hs = C / n_head features.
+    Parameters: ``qkv.weight`` (3C, C), ``qkv.bias`` (3C,), ``proj.weight`` (C, C),
+    ``proj.bias`` (C,).
+
+    Args:
+        n_embd: C, the feature size.
+        n_head: number of heads; must divide C.
+        dropout: dropout on the attention weights and on the output (training only).
+        causal: if True position t attends only to positions <= t (a decoder).
+
+    Input: x (B, T, C), optional ``key_padding_mask`` (B, T) bool, True where a key is padding.
+    Output: (B, T, C). After a forward pass ``last_weights`` holds the (B, nh, T, T) weights.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, causal: bool = True):
+        super().__init__()
+        self.n_embd = positive_int(n_embd, "n_embd")
+        self.n_head = positive_int(n_head, "n_head")
+        if n_embd % n_head:
+            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd} and "
+                             f"n_head={n_head}")
+        self.dropout = real_number(dropout, "dropout", 0.0, 1.0)
+        self.causal = bool(causal)
+        self.qkv = Linear(n_embd, 3 * n_embd)
+        self.proj = Linear(n_embd, n_embd)
+        self.resid_dropout = Dropout(self.dropout)
+        self.last_weights = None
+
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None):
+        if x.dim() != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(f"x must have shape (B, T, {self.n_embd}), got {tuple(x.shape)}")
+        B, T, C = x.shape
+        nh, hs = self.n_head, C // self.n_head
+        q, k, v = self.qkv(x).split(C, dim=-1)  # (B, T, 3C) -> 3 x (B, T, C)
+        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hs)
+        k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, hs) @ (B, nh, hs, T)
+        if self.causal:
+            causal_mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T)
+            scores = scores.masked_fill(~causal_mask, float("-inf"))  # (B, nh, T, T)
+        if key_padding_mask is not None:
+            if key_padding_mask.shape != (B, T) or key_padding_mask.dtype != torch.bool:
+                raise ValueError(f"key_padding_mask must be a bool tensor of shape ({B}, {T}), "
+                                 f"got {key_padding_mask.dtype} {tuple(key_padding_mask.shape)}")
+            padding = key_padding_mask[:, None, None, :]  # (B, T) -> (B, 1, 1, T)
+            scores = scores.masked_fill(padding, float("-inf"))  # (B, nh, T, T)
+        weights = masked_softmax(scores)  # (B, nh, T, T); an all-blocked row gives zeros
+        self.last_weights = weights.detach()
+        weights = dropout(weights, self.dropout, self.training)
+        out = weights @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        out = out.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, nh, hs) -> (B, T, C)
+        return self.resid_dropout(self.proj(out))  # (B, T, C)
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: FFN(x) = W_2 GELU(W_1 x + b_1) + b_2 at every t.
+
+    Parameters: ``fc1`` (hidden, C) and ``fc2`` (C, hidden) Linear layers.
+    Input: (B, T, C). Output: (B, T, C).
+    """
+
+    def __init__(self, n_embd: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.fc1 = Linear(n_embd, hidden)
+        self.act = GELU()
+        self.fc2 = Linear(hidden, n_embd)
+        self.drop = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.act(self.fc1(x))))  # (B, T, C) -> (B, T, 4C) -> (B, T, C)
+
+
+class TransformerBlock(nn.Module):
+    """One transformer layer: self-attention and feed-forward, each with a residual and a norm.
+
+    pre-LN (``norm_first=True``): x = x + Attn(LN1(x)); x = x + FFN(LN2(x)).
+    post-LN (``norm_first=False``): x = LN1(x + Attn(x)); x = LN2(x + FFN(x)).
+    Parameters: ``ln1``, ``attn`` (:class:`SelfAttention`), ``ln2``, ``mlp``
+    (:class:`FeedForward`).
+
+    Args:
+        n_embd: C. n_head: heads. dropout: on attention weights and sub-layer outputs.
+        norm_first: pre-LN if True, post-LN if False.
+        causal: mask future positions (decoder) or not (encoder).
+        mlp_ratio: the feed-forward hidden size is ``mlp_ratio * C``.
+
+    Input: (B, T, C), optional ``key_padding_mask`` (B, T). Output: (B, T, C).
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, norm_first: bool = True,
+                 causal: bool = True, mlp_ratio: int = 4):
+        super().__init__()
+        self.norm_first = bool(norm_first)
+        self.ln1 = LayerNorm(n_embd)
+        self.attn = SelfAttention(n_embd, n_head, dropout, causal)
+        self.ln2 = LayerNorm(n_embd)
+        self.mlp = FeedForward(n_embd, positive_int(mlp_ratio, "mlp_ratio") * n_embd, dropout)
+
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None):
+        if self.norm_first:
+            x = x + self.attn(self.ln1(x), key_padding_mask)  # (B, T, C)
+            return x + self.mlp(self.ln2(x))  # (B, T, C)
+        x = self.ln1(x + self.attn(x, key_padding_mask))  # (B, T, C)
+        return self.ln2(x + self.mlp(x))  # (B, T, C)
