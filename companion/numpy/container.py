@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 import numpy as np
 
@@ -11,19 +10,9 @@ from companion.numpy.module import Module
 
 
 def _scratch_class(name: str) -> type | None:
-    """The ``Module`` subclass called ``name`` in ``companion.numpy`` (or one of its modules)."""
-    package = importlib.import_module("companion.numpy")
-    found = getattr(package, name, None)
-    if isinstance(found, type) and issubclass(found, Module):
-        return found
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"companion.numpy.{info.name}")
-        found = getattr(module, name, None)
-        if isinstance(found, type) and issubclass(found, Module):
-            return found
-    return None
+    """The ``Module`` subclass that ``companion.numpy`` exports as ``name``, if any."""
+    found = getattr(importlib.import_module("companion.numpy"), name, None)
+    return found if isinstance(found, type) and issubclass(found, Module) else None
 
 
 class Sequential(Module):

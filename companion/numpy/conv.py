@@ -33,8 +33,8 @@ def conv_output_size(x_shape: tuple[int, ...], kernel_size: Pair, stride: Pair, 
         span = d * (k - 1) + 1  # extent of the dilated kernel
         if size + 2 * p < span:
             raise ValueError(f"{name} is too small for the kernel along {axis}: "
-                             f"{axis} + 2 * padding must be at least the dilated kernel size {span}, "
-                             f"got {size} + 2 * {p} = {size + 2 * p}")
+                             f"{axis} + 2 * padding must be at least the dilated kernel size "
+                             f"{span}, got {size} + 2 * {p} = {size + 2 * p}")
         sizes.append((size + 2 * p - span) // s + 1)
     return sizes[0], sizes[1]
 
