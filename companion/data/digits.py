@@ -87,9 +87,9 @@ def load_digits(split: str = "train", flatten: bool = True) -> tuple[np.ndarray,
         flatten: ``True`` for rows of 64 pixels, ``False`` for single-channel images.
 
     Returns:
-        X: float64 array of shape ``(N, 64)``, or ``(N, 1, 8, 8)`` when ``flatten=False``;
-            row-major pixels, so ``X.reshape(N, 1, 8, 8)`` recovers the image.
-        y: int64 array of shape ``(N,)`` with the digit, 0 to 9.
+        ``(X, y)``: ``X`` is a float64 array of shape ``(N, 64)``, or ``(N, 1, 8, 8)`` when
+        ``flatten=False`` (row-major pixels, so ``X.reshape(N, 1, 8, 8)`` recovers the image);
+        ``y`` is an int64 array of shape ``(N,)`` holding the digit, 0 to 9.
 
     The arrays are copies: changing them does not change what the next call returns.
     """

@@ -23,9 +23,9 @@ _FRACTION_DEPTH = 40
 def erf(x: np.ndarray) -> np.ndarray:
     """Error function erf(x) = 2/sqrt(pi) * integral_0^x e^{-t^2} dt, elementwise, to ~1e-15.
 
-    For |x| < 3 it sums the series of positive terms
+    For ``|x| < 3`` it sums the series of positive terms
     erf(x) = 2/sqrt(pi) e^{-x^2} sum_n (2x^2)^n x / (1*3*...*(2n+1)), which has no cancellation;
-    for |x| >= 3 it evaluates the continued fraction
+    for ``|x| >= 3`` it evaluates the continued fraction
     erfc(x) = e^{-x^2}/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
     truncated after 40 levels and summed from the innermost outwards, and returns 1 - erfc(x).
 

@@ -170,7 +170,9 @@ class MultiheadAttention(Module):
     [W_q; W_k; W_v] = ``in_proj_weight`` (3E, E) and [b_q; b_k; b_v] = ``in_proj_bias`` (3E,).
     The output projection is ``out_proj.weight`` (E, E) and ``out_proj.bias`` (E,).
 
-    Args (torch's signature; only the options below are supported):
+    Only the options below are supported; the signature is torch's.
+
+    Args:
         embed_dim: E, the feature size of query, key, value and output.
         num_heads: h; must divide E.
         dropout: must be 0.0 (attention dropout is not implemented).
@@ -287,9 +289,9 @@ class MultiheadAttention(Module):
                 and the mask given is used.
 
         Returns:
-            output: same layout as ``query``.
-            weights: (N, L, S) if averaged, (N, num_heads, L, S) if not (no N when unbatched),
-                or ``None`` if ``need_weights`` is False.
+            ``(output, weights)``: ``output`` has the layout of ``query``; ``weights`` is
+            (N, L, S) if averaged, (N, num_heads, L, S) if not (no N when unbatched), or
+            ``None`` if ``need_weights`` is False.
         """
         batched = np.ndim(query) == 3
         q_in = self._check_input(query, "query", batched)  # (N, L, E)

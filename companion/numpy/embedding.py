@@ -48,12 +48,12 @@ class Embedding(Module):
         self._index = None
 
     def forward(self, index: np.ndarray) -> np.ndarray:
-        """index: integer array of any shape (*). Returns the vectors, shape (*, D)."""
+        """index: integer array of any shape ``(*)``. Returns the vectors, shape ``(*, D)``."""
         self._index = as_index_array(index, "index", upper=self.num_embeddings)
         return self._params["weight"][self._index]  # (*, D)
 
     def backward(self, grad_output: np.ndarray) -> None:
-        """grad_output: dL/dy, shape (*, D). Adds into dL/dweight; returns None (indices have no
+        """grad_output: dL/dy, shape ``(*, D)``. Adds into dL/dweight; returns None (indices have no
         gradient)."""
         shape = None if self._index is None else self._index.shape + (self.embedding_dim,)
         grad = as_grad_output(grad_output, shape, "Embedding")

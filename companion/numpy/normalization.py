@@ -170,7 +170,7 @@ class LayerNorm(Module):
         self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (*, *normalized_shape), e.g. (N, T, D). Returns y, same shape."""
+        """x: ``(*, *normalized_shape)``, e.g. ``(N, T, D)``. Returns y, same shape."""
         x = as_float_array(x, "x")
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k:] != self.normalized_shape or x.ndim < k:

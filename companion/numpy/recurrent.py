@@ -182,7 +182,7 @@ class RNN(_Recurrent):
         num_layers: must be 1.
         nonlinearity: ``"tanh"`` or ``"relu"``.
         bias: whether to learn ``bias_ih_l0`` and ``bias_hh_l0`` (H,).
-        batch_first: input and output are (N, T, *) instead of (T, N, *).
+        batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
         dropout, bidirectional: accepted for torch's signature; must be 0 and False.
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 
@@ -282,7 +282,7 @@ class LSTM(_Recurrent):
         hidden_size: H, size of the hidden and cell states.
         num_layers: must be 1.
         bias: whether to learn ``bias_ih_l0`` and ``bias_hh_l0`` (4H,).
-        batch_first: input and output are (N, T, *) instead of (T, N, *).
+        batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
         dropout, bidirectional, proj_size: accepted for torch's signature; must be 0, False, 0.
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 
@@ -440,7 +440,7 @@ class GRU(_Recurrent):
         hidden_size: H, size of the hidden state.
         num_layers: must be 1.
         bias: whether to learn ``bias_ih_l0`` and ``bias_hh_l0`` (3H,).
-        batch_first: input and output are (N, T, *) instead of (T, N, *).
+        batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
         dropout, bidirectional: accepted for torch's signature; must be 0 and False.
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 

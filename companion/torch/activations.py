@@ -19,7 +19,7 @@ __all__ = ["relu", "sigmoid", "log_sigmoid", "tanh", "gelu", "softmax", "log_sof
 
 
 def _minus_abs(x: torch.Tensor) -> torch.Tensor:
-    """-|x|, with derivative -sign(x) and -1 (not 0) at x = 0, so x = 0 gets the right gradient."""
+    """``-|x|``, with derivative -sign(x) and -1 (not 0) at x = 0, so x = 0 gets the right gradient."""
     return torch.where(x >= 0, -x, x)
 
 
@@ -29,7 +29,7 @@ def relu(x: torch.Tensor) -> torch.Tensor:
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """sigma(x) = 1 / (1 + exp(-x)), computed from z = exp(-|x|) <= 1; any shape.
+    """sigma(x) = 1 / (1 + exp(-x)), computed from ``z = exp(-|x|) <= 1``; any shape.
 
     sigma(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0.
     """
@@ -38,12 +38,12 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
 
 
 def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """log sigma(x) = min(x, 0) - log(1 + exp(-|x|)); any shape."""
+    """log sigma(x) = min(x, 0) - ``log(1 + exp(-|x|))``; any shape."""
     return torch.where(x >= 0, torch.zeros_like(x), x) - torch.log1p(torch.exp(_minus_abs(x)))
 
 
 def tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|); ``expm1`` keeps small x exact."""
+    """tanh(x) = sign(x) (1 - e) / (1 + e) with ``e = exp(-2|x|)``; ``expm1`` keeps small x exact."""
     e_minus_1 = torch.expm1(2 * _minus_abs(x))            # e - 1, in (-1, 0]
     t = -e_minus_1 / (2 + e_minus_1)                        # tanh(|x|)
     return torch.where(x >= 0, t, -t)
@@ -98,14 +98,14 @@ class ReLU(nn.Module):
 
 
 class Sigmoid(nn.Module):
-    """Sigmoid(x) = 1 / (1 + exp(-x)), stable for large |x|. Input and output: (*)."""
+    """Sigmoid(x) = 1 / (1 + exp(-x)), stable for large ``|x|``. Input and output: ``(*)``."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return sigmoid(input)
 
 
 class Tanh(nn.Module):
-    """Tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), stable for large |x|. Shapes: (*)."""
+    """Tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), stable for large ``|x|``. Shapes: ``(*)``."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return tanh(input)

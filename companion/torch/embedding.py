@@ -18,7 +18,7 @@ class Embedding(nn.Module):
     gets no gradient. ``max_norm`` rescales, in place, every looked-up row whose ``norm_type``-norm
     exceeds it.
     Parameter ``weight`` (num_embeddings, embedding_dim), drawn from N(0, 1) with the padding row 0.
-    Input: integer indices of any shape (*). Output: (*, embedding_dim).
+    Input: integer indices of any shape ``(*)``. Output: ``(*, embedding_dim)``.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,

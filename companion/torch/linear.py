@@ -18,7 +18,7 @@ class Linear(nn.Module):
     Parameters (torch's names and layout): ``weight`` (out_features, in_features) and ``bias``
     (out_features,), both initialised from U(-1/sqrt(in_features), 1/sqrt(in_features)) as torch
     does.
-    Input: (*, in_features). Output: (*, out_features).
+    Input: ``(*, in_features)``. Output: ``(*, out_features)``.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -57,7 +57,7 @@ class Linear(nn.Module):
 class Flatten(nn.Module):
     """Merge the dimensions ``start_dim`` .. ``end_dim`` into one.
 
-    Input: (N, *dims). Output: e.g. (N, prod(dims)) for the defaults ``start_dim=1, end_dim=-1``.
+    Input: ``(N, *dims)``. Output: e.g. (N, prod(dims)) for the defaults ``start_dim=1, end_dim=-1``.
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):

@@ -121,9 +121,12 @@ class CrossEntropyLoss(nn.Module):
     """Cross-entropy of logits: log-softmax then negative log-likelihood, with label smoothing.
 
     With p = log_softmax(x) over classes, C classes, smoothing eps and class weights w:
-    indices   l_n = (1 - eps) (-w_{y_n} p_{n,y_n}) + (eps / C) (-sum_c w_c p_{n,c});
-              the mean divides by sum_n w_{y_n} over targets that are not ``ignore_index``.
-    probabilities  l_n = -sum_c w_c ((1 - eps) y_{n,c} + eps / C) p_{n,c}; the mean divides by N.
+
+    - class-index targets: l_n = (1 - eps) (-w_{y_n} p_{n,y_n}) + (eps / C) (-sum_c w_c p_{n,c});
+      the mean divides by sum_n w_{y_n} over targets that are not ``ignore_index``;
+    - probability targets: l_n = -sum_c w_c ((1 - eps) y_{n,c} + eps / C) p_{n,c}; the mean
+      divides by N.
+
     Args of ``forward``: input (N, C), (C,) or (N, C, d1, ...) of logits; target of class indices
     (N,), () or (N, d1, ...), or of class probabilities with the input's shape.
     Returns a scalar, or one loss per sample for ``reduction="none"``.

@@ -123,7 +123,7 @@ class LayerNorm(nn.Module):
 
     mu and the biased var are taken over the trailing ``normalized_shape`` dimensions of a sample.
     Parameters ``weight`` gamma = 1 and ``bias`` beta = 0, both of shape ``normalized_shape``.
-    Input: (*, *normalized_shape). Output: the same shape.
+    Input: ``(*, *normalized_shape)``. Output: the same shape.
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
