@@ -13,7 +13,6 @@ MERMAID := _build/static/mermaid
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	touch $(STAMP)
 
