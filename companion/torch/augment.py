@@ -119,7 +119,7 @@ def random_affine(images: torch.Tensor, max_rotation: float = 0.0, max_shift: fl
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Warp each image by its own random rotation, scaling and shift.
 
-    angle ~ U(-max_rotation, max_rotation) degrees, scale ~ U(*scale_range), and dx, dy ~
+    angle ~ U(-max_rotation, max_rotation) degrees, scale ~ ``U(*scale_range)``, and dx, dy ~
     U(-max_shift, max_shift) pixels, drawn independently per image on the CPU from
     ``generator`` (torch's global generator when None).
 

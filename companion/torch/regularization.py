@@ -1,7 +1,7 @@
 """Weight penalties and the measurements that go with them.
 
 A penalty is added to the data loss, so training trades fitting the examples against keeping
-the weights small:
+the weights small::
 
     L2 (weight decay):  Loss_total = Loss + lambda * sum_w w^2
     L1 (lasso):         Loss_total = Loss + lambda * sum_w |w|
@@ -34,7 +34,7 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:
-    """sum_w |w| over the weights of ``model`` (a differentiable scalar)."""
+    """``sum_w |w|`` over the weights of ``model`` (a differentiable scalar)."""
     return sum((w.abs().sum() for w in weight_parameters(model)), torch.tensor(0.0))
 
 
@@ -67,7 +67,7 @@ def weight_norm(model: nn.Module) -> float:
 
 
 def near_zero_fraction(model: nn.Module, threshold: float = 1e-3) -> float:
-    """Fraction of weights with |w| < ``threshold`` (a measure of sparsity)."""
+    """Fraction of weights with ``|w| < threshold`` (a measure of sparsity)."""
     threshold = real_number(threshold, "threshold", 0.0, low_inclusive=False)
     with torch.no_grad():
         small = total = 0

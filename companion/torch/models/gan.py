@@ -62,10 +62,12 @@ def gan_step(generator: Generator, discriminator: Discriminator, opt_g: torch.op
              noise: torch.Generator | None = None) -> tuple[float, float]:
     """One round of adversarial training on a batch of real samples; returns (D loss, G loss).
 
-    Discriminator step, with G fixed (its samples detached):
+    Discriminator step, with G fixed (its samples detached), then generator step, with D fixed,
+    in the non-saturating form of Goodfellow et al. (2014)::
+
         L_D = -mean log sigmoid(D(x)) - mean log(1 - sigmoid(D(G(z))))
-    Generator step, with D fixed, in the non-saturating form of Goodfellow et al. (2014):
         L_G = -mean log sigmoid(D(G(z')))
+
     Both are binary cross-entropies on logits (label 1 = real). Each step draws a fresh batch
     of noise of the size of ``real`` (N, D) from ``noise``.
     """

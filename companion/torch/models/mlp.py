@@ -68,9 +68,11 @@ def mlp(in_features: int, hidden: Sequence[int], out_features: int, *,
 class DeepMLP(nn.Module):
     """A deep stack of equal-width layers, with identity skips or without.
 
-    h_0 = W_in x + b_in; then for l = 1 .. depth
+    With h_0 = W_in x + b_in, each of the ``depth`` layers l = 1, 2, ... computes::
+
         plain:     h_l = W_l relu(h_{l-1}) + b_l
         residual:  h_l = h_{l-1} + W_l relu(h_{l-1}) + b_l
+
     and the output is W_out relu(h_depth) + b_out. The plain variant is an ordinary deep
     ReLU network; the residual one adds the identity around every layer. Both variants hold exactly the same parameters,
     so any difference in training comes from the skip connections alone.

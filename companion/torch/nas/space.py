@@ -12,29 +12,30 @@ returns zeros and so deletes its edge. A :class:`CellNetwork` wraps one cell bet
 convolutional stem and a classifier head: conv3x3(1 -> C) -> cell -> relu -> global average
 pool -> linear(C -> 10).
 
-Many genotypes compute the same function (an edge out of a node that receives nothing, or into a
-node whose value never reaches the output, does nothing). :func:`canonical` replaces such edges by
+Many genotypes compute the same function: every operation maps zeros to zeros, so an edge out of
+a node that receives nothing, or into a node whose value never reaches the output, does nothing. :func:`canonical` replaces such edges by
 ``"none"``; genotypes with one canonical form build identical networks from one seed.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from companion.numpy._validation import positive_int
 from companion.torch.activations import ReLU
-from companion.torch.conv import Conv2d
 from companion.torch.linear import Linear
-from companion.torch.pooling import AvgPool2d
 
 __all__ = ["OPS", "PARAMETER_FREE", "edges", "all_genotypes", "canonical", "genotype_str",
-           "parse_genotype", "Zero", "Identity", "ReLUConv", "make_op", "Cell", "CellNetwork"]
+           "parse_genotype", "EXTRA_OPS", "Zero", "Identity", "ReLUConv", "AvgPool", "make_op", "Cell", "CellNetwork"]
 
-OPS = ("none", "skip", "avgpool3x3", "conv1x1", "conv3x3")
+OPS = ("none", "skip", "avgpool3x3", "conv3x3")
 PARAMETER_FREE = frozenset({"none", "skip", "avgpool3x3"})
+EXTRA_OPS = ("conv1x1",)  # built by make_op, outside the default space
 
 
 def edges(n_nodes: int) -> list[tuple[int, int]]:
@@ -125,15 +126,35 @@ class Identity(nn.Module):
 
 
 class ReLUConv(nn.Module):
-    """relu then a k x k convolution C -> C with "same" padding: (N, C, H, W) -> (N, C, H, W)."""
+    """relu then a k x k convolution C -> C with "same" padding: (N, C, H, W) -> (N, C, H, W).
+
+    out = W * relu(x), with ``weight`` (C, C, k, k) drawn as ``companion.torch.Conv2d`` draws
+    it, U(-1/sqrt(C k k), 1/sqrt(C k k)), and no bias (as in NAS-Bench-201's cells), so a zero
+    input gives a zero output. It calls torch's convolution kernel directly: the benchmark trains
+    thousands of these, and the im2col layer of the convolution chapter is several times slower
+    on a full batch.
+    """
 
     def __init__(self, channels: int, kernel_size: int):
         super().__init__()
-        self.act = ReLU()
-        self.conv = Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.channels = positive_int(channels, "channels")
+        self.kernel_size = positive_int(kernel_size, "kernel_size")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep the shape, got {kernel_size}")
+        self.weight = nn.Parameter(torch.empty(channels, channels, kernel_size, kernel_size))
+        bound = 1 / math.sqrt(channels * kernel_size * kernel_size)
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.act(x))
+        return F.conv2d(torch.relu(x), self.weight, padding=self.kernel_size // 2)
+
+
+class AvgPool(nn.Module):
+    """3 x 3 average pooling, stride 1, padding 1, averaging real pixels only (shape kept)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
 
 def make_op(name: str, channels: int) -> nn.Module:
@@ -143,12 +164,12 @@ def make_op(name: str, channels: int) -> nn.Module:
     if name == "skip":
         return Identity()
     if name == "avgpool3x3":
-        return AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool()
     if name == "conv1x1":
         return ReLUConv(channels, 1)
     if name == "conv3x3":
         return ReLUConv(channels, 3)
-    raise ValueError(f"unknown operation {name!r}; choose from {OPS}")
+    raise ValueError(f"unknown operation {name!r}; choose from {OPS + EXTRA_OPS}")
 
 
 class Cell(nn.Module):
@@ -163,7 +184,7 @@ class Cell(nn.Module):
 
     def __init__(self, genotype, channels: int):
         super().__init__()
-        self.genotype = _check(genotype, OPS)
+        self.genotype = _check(genotype, OPS + EXTRA_OPS)
         self.n_nodes = _n_nodes(len(self.genotype))
         self.edge_list = edges(self.n_nodes)
         self.channels = positive_int(channels, "channels")
@@ -185,8 +206,26 @@ class Cell(nn.Module):
         return f"genotype={genotype_str(self.genotype)!r}"
 
 
+class _Stem(nn.Module):
+    """conv3x3 (C_in -> C), "same" padding, no activation: (N, C_in, H, W) -> (N, C, H, W)."""
+
+    def __init__(self, in_channels: int, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.empty(channels))
+        bound = 1 / math.sqrt(in_channels * 9)
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound)
+            self.bias.uniform_(-bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias, padding=1)
+
+
 class CellNetwork(nn.Module):
     """stem conv3x3 (1 -> C) -> cell -> relu -> global average pool -> linear (C -> classes).
+
+    With ``pool=False`` the head flattens the (C, H, W) maps instead of averaging them.
 
     Args:
         cell: the middle module, (N, C, H, W) -> (N, C, H, W): a :class:`Cell`, or the
@@ -198,13 +237,16 @@ class CellNetwork(nn.Module):
     """
 
     def __init__(self, cell: nn.Module, channels: int, in_channels: int = 1,
-                 num_classes: int = 10):
+                 num_classes: int = 10, pool: bool = True, image_size: int = 8):
         super().__init__()
+        self.pool = bool(pool)
         self.channels = positive_int(channels, "channels")
-        self.stem = Conv2d(positive_int(in_channels, "in_channels"), self.channels, 3, padding=1)
+        self.stem = _Stem(positive_int(in_channels, "in_channels"), self.channels)
         self.cell = cell
         self.act = ReLU()
-        self.head = Linear(self.channels, positive_int(num_classes, "num_classes"))
+        features = self.channels if self.pool else self.channels * positive_int(
+            image_size, "image_size") ** 2
+        self.head = Linear(features, positive_int(num_classes, "num_classes"))
 
     @classmethod
     def from_genotype(cls, genotype, channels: int, **kwargs) -> "CellNetwork":
@@ -213,5 +255,6 @@ class CellNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.cell(self.stem(x))                                        # (N, C, H, W)
-        pooled = self.act(h).mean(dim=(2, 3))                              # (N, C)
-        return self.head(pooled)                                           # (N, classes)
+        h = self.act(h)
+        features = h.mean(dim=(2, 3)) if self.pool else h.flatten(1)       # (N, C) or (N, C H W)
+        return self.head(features)                                         # (N, classes)

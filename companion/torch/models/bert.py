@@ -1,0 +1,262 @@
+"""A small bidirectional transformer encoder trained by masked language modelling (BERT-style).
+
+The model reads a corrupted sequence ``idx`` (B, T) whose ids lie in [0, V] (V is the
+``[MASK]`` id, one past the real tokens) and predicts, at every position, a distribution over
+the V real tokens using the whole sequence, left and right:
+
+    h_0 = tok_emb[idx] + pos_emb[0..T-1]                              (B, T, C)
+    h_l = Block_l(h_{l-1}),  l = 1..n_layer  (pre-LN, *not* causal)    (B, T, C)
+    logits = head(LN_f(h_L))                                           (B, T, V)
+
+The loss is the mean cross-entropy over the positions chosen by
+:func:`companion.numpy.cloze.mask_tokens` (labels other than ``IGNORE_INDEX``); the others are
+not scored (Devlin et al. 2019). Parameters: ``tok_emb.weight`` (V + 1, C),
+``pos_emb.weight`` (block_size, C), ``blocks.{l}.*`` (see
+:class:`companion.torch.models.transformer.TransformerBlock`), ``ln_f`` (C,), ``head.weight``
+(V, C), ``head.bias`` (V,). Initialisation is that of :class:`companion.torch.models.gpt.GPT`.
+
+:func:`train_masked_lm` trains one on a :class:`companion.data.Corpus` with AdamW;
+:func:`masked_lm_accuracy` measures how often the arg-max guess restores the hidden token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from companion.numpy._validation import positive_int, real_number
+from companion.numpy.cloze import IGNORE_INDEX, mask_tokens
+from companion.torch.activations import log_softmax
+from companion.torch.dropout import Dropout
+from companion.torch.embedding import Embedding
+from companion.torch.linear import Linear
+from companion.torch.models.transformer import TransformerBlock
+from companion.torch.normalization import LayerNorm
+
+__all__ = ["IGNORE_INDEX", "mask_tokens", "MaskedLMConfig", "MaskedLM", "masked_lm_batch",
+           "masked_lm_accuracy", "train_masked_lm"]
+
+
+@dataclasses.dataclass
+class MaskedLMConfig:
+    """Sizes of a :class:`MaskedLM`.
+
+    Attributes:
+        vocab_size: V, the number of real token ids; the mask id is V.
+        block_size: the longest sequence (number of learned positions).
+        n_layer: number of (bidirectional) transformer blocks.
+        n_head: attention heads per block; must divide ``n_embd``.
+        n_embd: C, the width of the residual stream.
+        dropout: dropout probability (embeddings, attention weights, sub-layer outputs).
+    """
+
+    vocab_size: int
+    block_size: int = 64
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            positive_int(getattr(self, name), name)
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd} "
+                             f"and n_head={self.n_head}")
+        real_number(self.dropout, "dropout", 0.0, 1.0)
+
+    @property
+    def mask_id(self) -> int:
+        """The id of the ``[MASK]`` token: one past the real tokens."""
+        return self.vocab_size
+
+
+class MaskedLM(nn.Module):
+    """Bidirectional transformer encoder with a token-prediction head; see the module docstring.
+
+    ``forward(idx, labels=None)`` -> ``(logits, loss)``: idx (B, T) int64 in [0, V] with
+    T <= block_size, logits (B, T, V), loss the mean cross-entropy (nats) over the positions
+    where ``labels`` (B, T) is not ``IGNORE_INDEX`` (None without labels).
+    """
+
+    def __init__(self, config: MaskedLMConfig):
+        super().__init__()
+        if not isinstance(config, MaskedLMConfig):
+            raise TypeError(f"config must be a MaskedLMConfig, got {type(config).__name__}")
+        self.config = config
+        C = config.n_embd
+        self.tok_emb = Embedding(config.vocab_size + 1, C)  # + 1: the [MASK] token
+        self.pos_emb = Embedding(config.block_size, C)
+        self.drop = Dropout(config.dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(C, config.n_head, config.dropout, norm_first=True, causal=False)
+            for _ in range(config.n_layer))
+        self.ln_f = LayerNorm(C)
+        self.head = Linear(C, config.vocab_size)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, 0.02) weights, zero biases, unit norms, residual writers scaled (as GPT-2)."""
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                if name.endswith("bias"):
+                    param.zero_()
+                elif name.startswith("ln") or ".ln" in name:
+                    param.fill_(1.0)
+                elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
+                    param.normal_(0.0, residual_std)
+                else:
+                    param.normal_(0.0, 0.02)
+
+    def num_parameters(self) -> int:
+        """Number of trainable numbers."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: torch.Tensor, labels: torch.Tensor | None = None):
+        if idx.dim() != 2 or idx.is_floating_point():
+            raise ValueError(f"idx must be an integer tensor (B, T), got {idx.dtype} "
+                             f"{tuple(idx.shape)}")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"idx has T={T} positions but block_size is "
+                             f"{self.config.block_size}")
+        position = torch.arange(T, device=idx.device)  # (T,)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(position))  # (B, T, C) + (T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C), every position attends to every position
+        logits = self.head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
+        if labels is None:
+            return logits, None
+        if labels.shape != (B, T):
+            raise ValueError(f"labels must have shape ({B}, {T}), got {tuple(labels.shape)}")
+        scored = labels != IGNORE_INDEX  # (B, T) bool
+        if not scored.any():
+            raise ValueError("labels must choose at least one position (all are IGNORE_INDEX)")
+        logp = log_softmax(logits[scored], dim=-1)  # (S, V) at the S chosen positions
+        picked = logp.gather(-1, labels[scored][:, None]).squeeze(-1)  # (S, 1) -> (S,)
+        return logits, -picked.mean()
+
+    @torch.no_grad()
+    def fill_in(self, idx: torch.Tensor) -> torch.Tensor:
+        """Replace every ``[MASK]`` in idx (B, T) by the model's arg-max guess; returns (B, T)."""
+        logits, _ = self(idx)
+        guess = logits.argmax(dim=-1)  # (B, T)
+        return torch.where(idx == self.config.mask_id, guess, idx)
+
+
+def masked_lm_batch(corpus, split: str, batch_size: int, block_size: int, rng,
+                    mask_prob: float = 0.15):
+    """Random windows of ``corpus`` corrupted by :func:`mask_tokens`: (inputs, labels), (B, T).
+
+    The windows come from ``corpus.batch`` (its next-token targets are dropped); one generator
+    ``rng`` draws both the windows and the corruption. Returns int64 NumPy arrays.
+    """
+    x, _ = corpus.batch(split, batch_size, block_size, rng)  # (B, T)
+    return mask_tokens(x, corpus.vocab_size, corpus.vocab_size, rng, mask_prob)
+
+
+@torch.no_grad()
+def masked_lm_accuracy(model: MaskedLM, inputs, labels, batch_size: int = 256) -> float:
+    """Share of chosen positions (labels != IGNORE_INDEX) where the arg-max guess is the label.
+
+    ``inputs``/``labels`` are (N, T) NumPy arrays or tensors, scored in batches in eval mode.
+    """
+    inputs = torch.as_tensor(np.asarray(inputs), dtype=torch.int64)
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    if inputs.shape != labels.shape or inputs.dim() != 2:
+        raise ValueError(f"inputs and labels must both be (N, T), got {tuple(inputs.shape)} "
+                         f"and {tuple(labels.shape)}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for start in range(0, len(inputs), batch_size):
+        xb = inputs[start:start + batch_size].to(device)
+        yb = labels[start:start + batch_size].to(device)
+        logits, _ = model(xb)  # (b, T, V)
+        scored = yb != IGNORE_INDEX
+        correct += (logits.argmax(dim=-1)[scored] == yb[scored]).sum().item()
+        total += scored.sum().item()
+    model.train(was_training)
+    if total == 0:
+        raise ValueError("labels must choose at least one position")
+    return correct / total
+
+
+def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 600,
+                    batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.01,
+                    warmup: int = 20, mask_prob: float = 0.15, seed: int = 0, device=None,
+                    eval_every: int = 0, eval_data=None):
+    """Train a :class:`MaskedLM` on ``corpus`` by masked language modelling, with AdamW.
+
+    Each step draws windows with :func:`masked_lm_batch` from a NumPy generator seeded by
+    ``seed`` (torch is seeded by it too, before initialisation), so a run is reproducible on
+    one machine. The schedule is that of :func:`companion.torch.models.gpt.train_tiny_gpt`:
+    linear warm-up, cosine decay to lr / 10, gradients clipped to norm 1.
+
+    Args:
+        corpus: a :class:`companion.data.Corpus`.
+        config: model sizes (default: 2 layers, 4 heads, C = 64, block 64, the corpus's V).
+        steps, batch_size, lr, weight_decay, warmup: the optimisation.
+        mask_prob: share of positions corrupted and predicted in each window.
+        seed: seeds the initialisation and the batches.
+        device: where to train (default: the CPU).
+        eval_every: if > 0, record the masked-token accuracy on ``eval_data`` every that
+            many steps (and at the end).
+        eval_data: (inputs, labels) arrays (N, T) for ``eval_every``.
+
+    Returns:
+        (model, history): the trained model in eval mode, and a dict with ``step``,
+        ``train_loss`` (every step), ``eval_step``/``eval_accuracy`` and ``seconds``.
+    """
+    if config is None:
+        config = MaskedLMConfig(vocab_size=corpus.vocab_size)
+    if config.vocab_size != corpus.vocab_size:
+        raise ValueError(f"config.vocab_size must be the corpus's {corpus.vocab_size}, "
+                         f"got {config.vocab_size}")
+    steps = positive_int(steps, "steps")
+    if eval_every and eval_data is None:
+        raise ValueError("eval_data must be given when eval_every > 0")
+    device = torch.device("cpu") if device is None else torch.device(device)
+    torch.manual_seed(seed)
+    model = MaskedLM(config).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
+    keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                   {"params": keep, "weight_decay": 0.0}], lr=lr,
+                                  betas=(0.9, 0.99))
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    rng = np.random.default_rng(seed)
+    history = {"step": [], "train_loss": [], "eval_step": [], "eval_accuracy": [],
+               "seconds": 0.0}
+    start = time.perf_counter()
+    model.train()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * rate(step)
+        x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng, mask_prob)
+        _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        history["step"].append(step)
+        history["train_loss"].append(loss.item())
+        if eval_every and ((step + 1) % eval_every == 0 or step == steps - 1):
+            history["eval_step"].append(step + 1)
+            history["eval_accuracy"].append(masked_lm_accuracy(model, *eval_data))
+    history["seconds"] = time.perf_counter() - start
+    model.eval()
+    return model, history
