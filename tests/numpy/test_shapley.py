@@ -84,3 +84,15 @@ def test_kernel_shap_sampling_is_efficient_and_converges():
     assert errors[1] < 0.05 and errors[1] < errors[0]
     again, _ = kernel_shap(interacting, X, BACKGROUND, 2000, rng=0)
     np.testing.assert_array_equal(again, kernel_shap(interacting, X, BACKGROUND, 2000, rng=0)[0])
+
+
+def test_kernel_shap_samples_sizes_from_the_kernel():
+    # with strong interactions, a wrong coalition-size distribution biases the estimate
+    def strongly_interacting(rows):
+        return (rows[:, 0] * rows[:, 1] * rows[:, 2] + np.maximum(rows[:, 3], 0) * rows[:, 4]
+                + rows[:, 0] * rows[:, 4] ** 2)
+
+    exact, _ = exact_shapley(strongly_interacting, X, BACKGROUND)
+    mean = np.mean([kernel_shap(strongly_interacting, X, BACKGROUND, 20000, rng=seed)[0]
+                    for seed in range(5)], axis=0)
+    assert np.linalg.norm(mean - exact) / np.linalg.norm(exact) < 0.015

@@ -46,3 +46,28 @@ def test_evolution_beats_random_search_on_a_smooth_landscape():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="sample_size"):
         regularized_evolution(Toy(), 10, population_size=3, sample_size=5)
+
+
+class Rough:
+    """Distinct pseudo-random accuracies: no structure for the search to exploit."""
+
+    ops, n_nodes = OPS, 4
+
+    def __init__(self):
+        self.queries = 0
+
+    def accuracy(self, genotype):
+        self.queries += 1
+        return float(np.random.default_rng(abs(hash(genotype)) % 2**32).uniform())
+
+
+def test_aging_breeds_only_from_the_last_population_size_children():
+    # with sample_size == population_size the parent is the best of the current population;
+    # aging makes that population exactly the last P queries, so each child is one edge away
+    # from the best of them (keeping the best ever instead would break this)
+    P, bench = 8, Rough()
+    result = regularized_evolution(bench, 120, population_size=P, sample_size=P, rng=3)
+    for t in range(P, 120):
+        window = range(t - P, t)
+        parent = result.genotypes[max(window, key=lambda k: result.accuracies[k])]
+        assert sum(a != b for a, b in zip(parent, result.genotypes[t])) == 1, t

@@ -214,8 +214,8 @@ def evaluate_loss(model: GPT, ids, block_size: int | None = None, batch_size: in
     return total / (n * block_size)
 
 
-def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 600,
-                   batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.01,
+def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
+                   batch_size: int = 32, lr: float = 7e-3, weight_decay: float = 0.01,
                    warmup: int = 20, seed: int = 0, device=None, eval_every: int = 0,
                    max_seconds: float | None = None):
     """Train a character GPT on ``corpus`` (a :class:`companion.data.Corpus`) with AdamW.
@@ -228,7 +228,8 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 600,
 
     Args:
         corpus: the text, with ``train``/``val`` id arrays and ``vocab_size``.
-        config: model sizes (default: 2 layers, 4 heads, C = 64, block 64, the corpus's V).
+        config: model sizes (default: 2 layers, 4 heads, C = 64, block 32, the corpus's V: the
+            model of the book's "A tiny GPT" page, which these defaults reproduce).
         steps: optimiser steps. batch_size: windows per step. lr: peak learning rate.
         weight_decay: AdamW decay on matrices (not on biases, norms or embeddings).
         seed: seeds torch (initialisation) and the batch sampler.
@@ -242,7 +243,7 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 600,
         ``train_loss`` lists (every step), ``val_step``/``val_loss`` lists, ``seconds``.
     """
     if config is None:
-        config = GPTConfig(vocab_size=corpus.vocab_size, block_size=64)
+        config = GPTConfig(vocab_size=corpus.vocab_size, block_size=32)
     if config.vocab_size != corpus.vocab_size:
         raise ValueError(f"config.vocab_size must be the corpus's {corpus.vocab_size}, "
                          f"got {config.vocab_size}")
