@@ -82,5 +82,12 @@ class NGramModel:
         """Mean -log p over the scored positions (nats per token)."""
         return float(-np.mean(self.log_prob(ids, start)))
 
+    @property
+    def num_contexts(self) -> int:
+        """Number of distinct (n-1)-token contexts seen by :meth:`fit`."""
+        if self._contexts is None:
+            raise RuntimeError("NGramModel.num_contexts was read before fit")
+        return len(self._contexts)
+
     def __repr__(self) -> str:
         return f"NGramModel(n={self.n}, vocab_size={self.vocab_size}, k={self.k})"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -141,7 +142,8 @@ def free_port() -> int:
 
 def _quiet_loopback() -> None:
     """Keep gloo on the loopback interface (no hostname lookup) and torch's C++ log quiet."""
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    if sys.platform.startswith("linux") or sys.platform == "darwin":
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo" if sys.platform != "darwin" else "lo0")
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
 
 

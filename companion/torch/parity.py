@@ -52,7 +52,7 @@ def layer_parity(ours, reference: nn.Module, x: np.ndarray, seed: int = 0) -> di
 
     Returns:
         ``{"output": ..., "grad input": ..., "grad <param>": ...}``: one entry per compared
-        quantity (no "grad input" for integer inputs), each max |ours - torch|.
+        quantity (no "grad input" for integer inputs), each the largest ``|ours - torch|``.
     """
     reference = reference.double()
     reference.zero_grad(set_to_none=True)  # a fresh gradient, not one added to an earlier call's

@@ -41,6 +41,13 @@ def test_unigram_with_tiny_k_is_the_empirical_entropy():
     assert model.cross_entropy(ids) == pytest.approx(entropy, rel=1e-9)
 
 
+def test_num_contexts():
+    ids = np.array([0, 1, 0, 1, 2])
+    assert NGramModel(1, 3).fit(ids).num_contexts == 1
+    assert NGramModel(2, 3).fit(ids).num_contexts == 2  # contexts 0, 1 (2 is never a context)
+    assert NGramModel(3, 3).fit(ids).num_contexts == 2  # (0, 1), (1, 0)
+
+
 def test_errors():
     with pytest.raises(RuntimeError, match="before fit"):
         NGramModel(2, 3).log_prob(np.array([0, 1]))

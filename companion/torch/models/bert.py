@@ -13,7 +13,15 @@ The loss is the mean cross-entropy over the positions chosen by
 not scored (Devlin et al. 2019). Parameters: ``tok_emb.weight`` (V + 1, C),
 ``pos_emb.weight`` (block_size, C), ``blocks.{l}.*`` (see
 :class:`companion.torch.models.transformer.TransformerBlock`), ``ln_f`` (C,), ``head.weight``
-(V, C), ``head.bias`` (V,). Initialisation is that of :class:`companion.torch.models.gpt.GPT`.
+(V, C), ``head.bias`` (V,).
+
+Initialisation is that of :class:`companion.torch.models.gpt.GPT` (N(0, 0.02) weights, zero
+biases, residual writers scaled by 1 / sqrt(2 n_layer)) except for the query/key/value
+projection ``attn.qkv.weight``, drawn from N(0, qkv_std^2 / C) (``qkv_std`` = 1 by default).
+At a ``[MASK]`` position the model has no information but what attention brings, and the
+attention score q . k is bilinear in the query and key weights: started at 0.02 both are tiny,
+the gradient of each is proportional to the other, and a small MLM sits for hundreds of steps
+on a plateau where it predicts only character frequencies. A unit-scale start avoids it.
 
 :func:`train_masked_lm` trains one on a :class:`companion.data.Corpus` with AdamW;
 :func:`masked_lm_accuracy` measures how often the arg-max guess restores the hidden token.
@@ -53,6 +61,7 @@ class MaskedLMConfig:
         n_head: attention heads per block; must divide ``n_embd``.
         n_embd: C, the width of the residual stream.
         dropout: dropout probability (embeddings, attention weights, sub-layer outputs).
+        qkv_std: the query/key/value weights start from N(0, qkv_std^2 / n_embd).
     """
 
     vocab_size: int
@@ -61,6 +70,7 @@ class MaskedLMConfig:
     n_head: int = 4
     n_embd: int = 64
     dropout: float = 0.0
+    qkv_std: float = 1.0
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -69,6 +79,7 @@ class MaskedLMConfig:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd} "
                              f"and n_head={self.n_head}")
         real_number(self.dropout, "dropout", 0.0, 1.0)
+        real_number(self.qkv_std, "qkv_std", 0.0)
 
     @property
     def mask_id(self) -> int:
@@ -101,14 +112,17 @@ class MaskedLM(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """N(0, 0.02) weights, zero biases, unit norms, residual writers scaled (as GPT-2)."""
+        """GPT-2's initialisation, but query/key/value weights from N(0, qkv_std^2 / C)."""
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        qkv_std = self.config.qkv_std / math.sqrt(self.config.n_embd)
         with torch.no_grad():
             for name, param in self.named_parameters():
                 if name.endswith("bias"):
                     param.zero_()
                 elif name.startswith("ln") or ".ln" in name:
                     param.fill_(1.0)
+                elif name.endswith("attn.qkv.weight"):
+                    param.normal_(0.0, qkv_std)
                 elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
                     param.normal_(0.0, residual_std)
                 else:

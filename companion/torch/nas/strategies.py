@@ -97,5 +97,5 @@ def regularized_evolution(benchmark, budget: int, population_size: int = 20,
         result.add(child, accuracy)
         population.append((child, accuracy))
         if len(population) > population_size:
-            population.remove(min(population, key=lambda m: m[1]))
+            population.popleft()                            # aging: the oldest dies
     return result
