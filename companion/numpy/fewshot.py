@@ -2,13 +2,13 @@
 
 An *episode* poses a small new task: ``n_way`` classes, ``n_shot`` labelled examples of each
 (the *support set*) and some unlabelled *queries*. Given an embedding f, each class is
-summarised by its prototype, the mean embedding of its support examples,
+summarised by its prototype, the mean embedding of its n_k support examples x in S_k,
 
-    c_k = (1 / |S_k|) sum_{x in S_k} f(x),
+    c_k = (1 / n_k) sum_{x in S_k} f(x),
 
 and a query q is scored against class k by minus the squared Euclidean distance,
-logit_k(q) = -||f(q) - c_k||^2; the softmax of these logits is the classifier. Nothing is
-trained for the new task: the prototypes are averages.
+``logit_k(q) = -sum_d (f(q)_d - c_kd)^2``; the softmax of these logits is the classifier.
+Nothing is trained for the new task: the prototypes are averages.
 
 :func:`sample_episode` draws an episode's indices from a labelled pool; the twin module
 :mod:`companion.torch.fewshot` trains the embedding and reuses this sampler.
@@ -49,7 +49,7 @@ def prototypes(embeddings, labels, n_way: int) -> np.ndarray:
 
 
 def prototype_logits(queries, protos) -> np.ndarray:
-    """logit[q, k] = -||queries[q] - protos[k]||^2: (Q, D) and (K, D) -> (Q, K)."""
+    """``logit[q, k] = -sum_d (queries[q, d] - protos[k, d])^2``: (Q, D), (K, D) -> (Q, K)."""
     queries = as_float_array(queries, "queries", ndim=2, shape_hint="(Q, D)")
     protos = as_float_array(protos, "protos", ndim=2, shape_hint="(K, D)")
     if queries.shape[1] != protos.shape[1]:

@@ -7,13 +7,14 @@ is "present": those take the values of x, the others are averaged out over a bac
 
 The Shapley value of feature i is its marginal contribution averaged over all orders in which
 the features could join (Shapley 1953):
+::
 
     phi_i = sum over S not containing i of |S|! (D - |S| - 1)! / D! * (v(S + i) - v(S)),
 
 and the values add up to v(all) - v(empty) = f(x) - E f (*efficiency*). Enumeration costs 2**D
 coalitions. KernelSHAP (Lundberg and Lee 2017) samples coalitions instead and fits phi by
 weighted least squares, v(S) - v(empty) ~ sum_{i in S} phi_i, with the Shapley kernel weight
-pi(S) = (D - 1) / (C(D, |S|) |S| (D - |S|)) and the efficiency constraint imposed exactly; with
+``pi(S) = (D - 1) / (C(D, |S|) |S| (D - |S|))`` and the efficiency constraint imposed exactly; with
 every coalition and those weights the fit returns the exact Shapley values.
 
 Coalitions are boolean masks (K, D): ``mask[k, i]`` is True when feature i is present.
@@ -88,7 +89,7 @@ def exact_shapley(f: Model, x, background) -> tuple[np.ndarray, float]:
 
 
 def shapley_kernel_weight(d: int, size) -> np.ndarray:
-    """pi(S) = (d - 1) / (C(d, |S|) |S| (d - |S|)) for coalition sizes 1 .. d - 1."""
+    """``pi(S) = (d - 1) / (C(d, |S|) |S| (d - |S|))`` for coalition sizes 1 .. d - 1."""
     size = np.asarray(size)
     if np.any((size < 1) | (size > d - 1)):
         raise ValueError(f"the kernel weight is defined for sizes 1 .. {d - 1}, got {size}")

@@ -43,7 +43,7 @@ def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> to
 
 
 def prototype_logits(queries: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
-    """logit[q, k] = -||queries[q] - protos[k]||^2: (Q, D) and (K, D) -> (Q, K)."""
+    """``logit[q, k] = -sum_d (queries[q, d] - protos[k, d])^2``: (Q, D), (K, D) -> (Q, K)."""
     if queries.dim() != 2 or protos.dim() != 2 or queries.shape[1] != protos.shape[1]:
         raise ValueError(f"queries (Q, D) and protos (K, D) must share D, got "
                          f"{tuple(queries.shape)} and {tuple(protos.shape)}")

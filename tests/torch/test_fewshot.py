@@ -54,13 +54,15 @@ def test_training_separates_new_classes_of_synthetic_clusters():
     x = torch.tensor(centres[labels] + 1.5 * rng.normal(size=(240, 64)), dtype=torch.float32)
     torch.manual_seed(0)
     embed = ConvEmbedding(channels=4, dim=8)
-    before = few_shot_accuracy(embed.eval(), x, labels, [5, 6, 7], n_shot=5, episodes=30, rng=1)
+    base_before = few_shot_accuracy(embed.eval(), x, labels, [0, 1, 2], n_shot=5, episodes=30,
+                                    rng=1)
     history = train_prototypical(embed, x, labels, [0, 1, 2, 3, 4], episodes=60, n_way=3,
                                  lr=1e-2, seed=0)
     assert np.mean(history["loss"][-10:]) < np.mean(history["loss"][:10])
-    after = few_shot_accuracy(embed, x, labels, [5, 6, 7], n_shot=5, episodes=30, rng=1)
-    assert after.shape == (30,) and after.mean() > 1 / 3
-    assert after.mean() >= before.mean() - 0.05
+    base_after = few_shot_accuracy(embed, x, labels, [0, 1, 2], n_shot=5, episodes=30, rng=1)
+    assert base_after.mean() > base_before.mean() + 0.1  # the trained classes separate
+    novel = few_shot_accuracy(embed, x, labels, [5, 6, 7], n_shot=5, episodes=30, rng=1)
+    assert novel.shape == (30,) and novel.mean() > 1 / 3 + 0.05  # new classes: above chance
 
 
 def test_pixel_prototypes_need_no_network():
