@@ -113,7 +113,10 @@ def test_page_renders_offline(browser, server, page_path):
     math = page.evaluate("document.querySelectorAll('.math').length")
     typeset = page.evaluate("document.querySelectorAll('.math mjx-container').length")
     assert typeset == math, f"{math - typeset} of {math} equations were not typeset by MathJax"
-    visible = page.evaluate("document.querySelector('main').innerText")
+    visible = page.evaluate("""(() => {  // the prose: code and program output may hold TeX-like text
+        const main = document.querySelector('main').cloneNode(true);
+        main.querySelectorAll('pre, code, .cell_output').forEach(e => e.remove());
+        return main.innerText; })()""")
     assert not RAW_TEX.search(visible), f"raw TeX left on the page: {RAW_TEX.search(visible)}"
 
     diagrams = page.evaluate("""[...document.querySelectorAll('pre.mermaid')].map(e => ({
