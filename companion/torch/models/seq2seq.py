@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from companion.numpy._validation import positive_int
-from companion.torch.attention import masked_softmax
 from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
 from companion.torch.recurrent import GRU
@@ -76,6 +75,7 @@ class AdditiveAttention(nn.Module):
                 projected_keys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Attend from ``query`` (N, Q) over ``keys`` (N, S, K) where ``mask`` (N, S) is True.
 
+        Every row of ``mask`` must hold at least one True (a source of at least one token).
         Returns the context (N, K) and the weights (N, S), zero where the mask is False.
         """
         if projected_keys is None:
@@ -83,7 +83,7 @@ class AdditiveAttention(nn.Module):
         hidden = torch.tanh(projected_keys + self.query(query)[:, None, :])       # (N, S, A)
         scores = self.score(hidden).squeeze(-1)                             # (N, S)
         scores = scores.masked_fill(~mask, float("-inf"))
-        weights = masked_softmax(scores)                                    # (N, S)
+        weights = torch.softmax(scores, dim=-1)                             # (N, S)
         context = (weights[:, :, None] * keys).sum(dim=1)                   # (N, K)
         return context, weights
 
@@ -143,8 +143,13 @@ class Seq2Seq(nn.Module):
         (``max_length`` steps, each reading the arg-max of the step before)."""
         if (tgt is None) == (max_length is None):
             raise ValueError("give either tgt (teacher forcing) or max_length (greedy decoding)")
-        steps = tgt.shape[1] if tgt is not None else positive_int(max_length, "max_length")
         states, latent, mask = self.encode(src)
+        if tgt is not None:
+            start = torch.full_like(tgt[:, :1], self.start)
+            read = self.target_embedding(torch.cat([start, tgt[:, :-1]], dim=1))  # (N, T, E)
+            if self.attention is None:       # the context never changes: one call for all steps
+                return self._fixed_context(read, latent), None
+        steps = tgt.shape[1] if tgt is not None else positive_int(max_length, "max_length")
         keys = None if self.attention is None else self.attention.project_keys(states)
         state = latent[None]                                                 # (1, N, H)
         token = torch.full((src.shape[0],), self.start, dtype=torch.long, device=src.device)
@@ -155,10 +160,18 @@ class Seq2Seq(nn.Module):
             else:
                 context, w = self.attention(state[0], states, mask, keys)    # (N, H), (N, S)
                 weights.append(w)
-            step_input = torch.cat([self.target_embedding(token), context], dim=-1)  # (N, E + H)
+            embedded = read[:, t] if tgt is not None else self.target_embedding(token)  # (N, E)
+            step_input = torch.cat([embedded, context], dim=-1)              # (N, E + H)
             out, state = self.decoder(step_input[:, None, :], state)         # (N, 1, H)
             step_logits = self.output(torch.cat([out[:, 0], context], dim=-1))     # (N, V)
             logits.append(step_logits)
-            token = tgt[:, t] if tgt is not None else step_logits.argmax(dim=-1)
+            token = step_logits.argmax(dim=-1)
         attention = torch.stack(weights, dim=1) if weights else None         # (N, T, S)
         return torch.stack(logits, dim=1), attention                         # (N, T, V)
+
+    def _fixed_context(self, read: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoding with c_t = z: every step's input is known in advance, so the
+        decoder runs over all T steps in one call. read (N, T, E), latent (N, H) -> (N, T, V)."""
+        context = latent[:, None, :].expand(-1, read.shape[1], -1)           # (N, T, H)
+        out, _ = self.decoder(torch.cat([read, context], dim=-1), latent[None])   # (N, T, H)
+        return self.output(torch.cat([out, context], dim=-1))                # (N, T, V)
