@@ -2,11 +2,9 @@
 
 The model reads a corrupted sequence ``idx`` (B, T) whose ids lie in [0, V] (V is the
 ``[MASK]`` id, one past the real tokens) and predicts, at every position, a distribution over
-the V real tokens using the whole sequence, left and right:
-
-    h_0 = tok_emb[idx] + pos_emb[0..T-1]                              (B, T, C)
-    h_l = Block_l(h_{l-1}),  l = 1..n_layer  (pre-LN, *not* causal)    (B, T, C)
-    logits = head(LN_f(h_L))                                           (B, T, V)
+the V real tokens using the whole sequence, left and right. It is the
+:class:`companion.torch.models.backbone.TransformerLM` of the GPT with bidirectional (*not*
+causal) blocks, V + 1 input tokens and a head with a bias.
 
 The loss is the mean cross-entropy over the positions chosen by
 :func:`companion.numpy.cloze.mask_tokens` (labels other than ``IGNORE_INDEX``); the others are
@@ -15,9 +13,8 @@ not scored (Devlin et al. 2019). Parameters: ``tok_emb.weight`` (V + 1, C),
 :class:`companion.torch.models.transformer.TransformerBlock`), ``ln_f`` (C,), ``head.weight``
 (V, C), ``head.bias`` (V,).
 
-Initialisation is that of :class:`companion.torch.models.gpt.GPT` (N(0, 0.02) weights, zero
-biases, residual writers scaled by 1 / sqrt(2 n_layer)) except for the query/key/value
-projection ``attn.qkv.weight``, drawn from N(0, qkv_std^2 / C) (``qkv_std`` = 1 by default).
+Initialisation is that of the GPT (N(0, 0.02) weights, zero biases, residual writers scaled by
+1 / sqrt(2 n_layer)) except for the query/key/value projection ``attn.qkv.weight``, drawn from N(0, qkv_std^2 / C) (``qkv_std`` = 1 by default).
 At a ``[MASK]`` position the model has no information but what attention brings, and the
 attention score q . k is bilinear in the query and key weights: started at 0.02 both are tiny,
 the gradient of each is proportional to the other, and a small MLM sits for hundreds of steps
@@ -35,16 +32,11 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 from companion.numpy._validation import positive_int, real_number
 from companion.numpy.cloze import IGNORE_INDEX, mask_tokens
 from companion.torch.activations import log_softmax
-from companion.torch.dropout import Dropout
-from companion.torch.embedding import Embedding
-from companion.torch.linear import Linear
-from companion.torch.models.transformer import TransformerBlock
-from companion.torch.normalization import LayerNorm
+from companion.torch.models.backbone import TransformerLM, adamw, check_sizes, warmup_cosine
 
 __all__ = ["IGNORE_INDEX", "mask_tokens", "MaskedLMConfig", "MaskedLM", "masked_lm_batch",
            "masked_lm_accuracy", "train_masked_lm"]
@@ -73,12 +65,7 @@ class MaskedLMConfig:
     qkv_std: float = 1.0
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            positive_int(getattr(self, name), name)
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd} "
-                             f"and n_head={self.n_head}")
-        real_number(self.dropout, "dropout", 0.0, 1.0)
+        check_sizes(self)
         real_number(self.qkv_std, "qkv_std", 0.0)
 
     @property
@@ -87,7 +74,7 @@ class MaskedLMConfig:
         return self.vocab_size
 
 
-class MaskedLM(nn.Module):
+class MaskedLM(TransformerLM):
     """Bidirectional transformer encoder with a token-prediction head; see the module docstring.
 
     ``forward(idx, labels=None)`` -> ``(logits, loss)``: idx (B, T) int64 in [0, V] with
@@ -96,59 +83,25 @@ class MaskedLM(nn.Module):
     """
 
     def __init__(self, config: MaskedLMConfig):
-        super().__init__()
         if not isinstance(config, MaskedLMConfig):
             raise TypeError(f"config must be a MaskedLMConfig, got {type(config).__name__}")
+        self.qkv_std = config.qkv_std / math.sqrt(config.n_embd)  # read by init_std
+        super().__init__(config.vocab_size + 1, config.vocab_size, config.block_size,
+                         config.n_layer, config.n_head, config.n_embd, config.dropout,
+                         causal=False, head_bias=True)  # + 1 input token: [MASK]
         self.config = config
-        C = config.n_embd
-        self.tok_emb = Embedding(config.vocab_size + 1, C)  # + 1: the [MASK] token
-        self.pos_emb = Embedding(config.block_size, C)
-        self.drop = Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(C, config.n_head, config.dropout, norm_first=True, causal=False)
-            for _ in range(config.n_layer))
-        self.ln_f = LayerNorm(C)
-        self.head = Linear(C, config.vocab_size)
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """GPT-2's initialisation, but query/key/value weights from N(0, qkv_std^2 / C)."""
-        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
-        qkv_std = self.config.qkv_std / math.sqrt(self.config.n_embd)
-        with torch.no_grad():
-            for name, param in self.named_parameters():
-                if name.endswith("bias"):
-                    param.zero_()
-                elif name.startswith("ln") or ".ln" in name:
-                    param.fill_(1.0)
-                elif name.endswith("attn.qkv.weight"):
-                    param.normal_(0.0, qkv_std)
-                elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
-                    param.normal_(0.0, residual_std)
-                else:
-                    param.normal_(0.0, 0.02)
-
-    def num_parameters(self) -> int:
-        """Number of trainable numbers."""
-        return sum(p.numel() for p in self.parameters())
+    def init_std(self, name: str) -> float:
+        """GPT-2's draws, but query/key/value weights from N(0, qkv_std^2 / C)."""
+        return self.qkv_std if name.endswith("attn.qkv.weight") else super().init_std(name)
 
     def forward(self, idx: torch.Tensor, labels: torch.Tensor | None = None):
-        if idx.dim() != 2 or idx.is_floating_point():
-            raise ValueError(f"idx must be an integer tensor (B, T), got {idx.dtype} "
-                             f"{tuple(idx.shape)}")
-        B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"idx has T={T} positions but block_size is "
-                             f"{self.config.block_size}")
-        position = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(position))  # (B, T, C) + (T, C)
-        for block in self.blocks:
-            x = block(x)  # (B, T, C), every position attends to every position
-        logits = self.head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
+        logits = self.logits(idx)  # (B, T, V), every position attends to every position
         if labels is None:
             return logits, None
-        if labels.shape != (B, T):
-            raise ValueError(f"labels must have shape ({B}, {T}), got {tuple(labels.shape)}")
+        if labels.shape != idx.shape:
+            raise ValueError(f"labels must have shape {tuple(idx.shape)}, got "
+                             f"{tuple(labels.shape)}")
         scored = labels != IGNORE_INDEX  # (B, T) bool
         if not scored.any():
             raise ValueError("labels must choose at least one position (all are IGNORE_INDEX)")
@@ -240,32 +193,21 @@ def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 6
     device = torch.device("cpu") if device is None else torch.device(device)
     torch.manual_seed(seed)
     model = MaskedLM(config).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
-    keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                   {"params": keep, "weight_decay": 0.0}], lr=lr,
-                                  betas=(0.9, 0.99))
-
-    def rate(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
+    optimizer = adamw(model, lr, weight_decay)
+    schedule = warmup_cosine(optimizer, steps, warmup)
     rng = np.random.default_rng(seed)
     history = {"step": [], "train_loss": [], "eval_step": [], "eval_accuracy": [],
                "seconds": 0.0}
     start = time.perf_counter()
     model.train()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * rate(step)
         x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng, mask_prob)
         _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        schedule.step()
         history["step"].append(step)
         history["train_loss"].append(loss.item())
         if eval_every and ((step + 1) % eval_every == 0 or step == steps - 1):

@@ -1,18 +1,10 @@
 """A small decoder-only transformer language model (GPT) and a cheap way to train one.
 
 The model reads token ids ``idx`` (B, T) and predicts, at every position t, a distribution over
-the next token from tokens 0..t only:
-
-    h_0 = tok_emb[idx] + pos_emb[0..T-1]                          (B, T, C)
-    h_l = Block_l(h_{l-1}),  l = 1..n_layer  (pre-LN, causal)     (B, T, C)
-    logits = head(LN_f(h_L))                                       (B, T, V)
-
-Parameters: ``tok_emb.weight`` (V, C), ``pos_emb.weight`` (block_size, C),
-``blocks.{l}.*`` (see :class:`companion.torch.models.transformer.TransformerBlock`),
-``ln_f.weight``/``ln_f.bias`` (C,), ``head.weight`` (V, C) (the same tensor as
-``tok_emb.weight`` when ``tie_weights``). Initialisation follows GPT-2 (Radford et al. 2019):
-weights from N(0, 0.02), zero biases, and the two projections that write into the residual
-stream scaled by 1 / sqrt(2 n_layer), so the loss at initialisation is close to ln V.
+the next token from tokens 0..t only: a :class:`companion.torch.models.backbone.TransformerLM`
+with causal blocks (its docstring has the maths and the GPT-2 initialisation) and a head
+without bias, ``head.weight`` (V, C), the same tensor as ``tok_emb.weight`` when
+``tie_weights``.
 
 :func:`train_tiny_gpt` trains one on a :class:`companion.data.Corpus` with AdamW in a fixed
 number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token stream;
@@ -22,20 +14,14 @@ number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 
 import numpy as np
 import torch
-from torch import nn
 
 from companion.numpy._validation import positive_int, real_number
 from companion.torch.activations import log_softmax
-from companion.torch.dropout import Dropout
-from companion.torch.embedding import Embedding
-from companion.torch.linear import Linear
-from companion.torch.models.transformer import TransformerBlock
-from companion.torch.normalization import LayerNorm
+from companion.torch.models.backbone import TransformerLM, adamw, check_sizes, warmup_cosine
 
 __all__ = ["GPTConfig", "GPT", "evaluate_loss", "train_tiny_gpt"]
 
@@ -63,15 +49,10 @@ class GPTConfig:
     tie_weights: bool = False
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            positive_int(getattr(self, name), name)
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd} "
-                             f"and n_head={self.n_head}")
-        real_number(self.dropout, "dropout", 0.0, 1.0)
+        check_sizes(self)
 
 
-class GPT(nn.Module):
+class GPT(TransformerLM):
     """Decoder-only transformer language model; see the module docstring for the maths.
 
     ``forward(idx, targets=None)`` -> ``(logits, loss)``: idx (B, T) int64 with T <= block_size,
@@ -79,58 +60,22 @@ class GPT(nn.Module):
     """
 
     def __init__(self, config: GPTConfig):
-        super().__init__()
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        super().__init__(config.vocab_size, config.vocab_size, config.block_size,
+                         config.n_layer, config.n_head, config.n_embd, config.dropout,
+                         causal=True, head_bias=False)
         self.config = config
-        C = config.n_embd
-        self.tok_emb = Embedding(config.vocab_size, C)
-        self.pos_emb = Embedding(config.block_size, C)
-        self.drop = Dropout(config.dropout)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(C, config.n_head, config.dropout, norm_first=True, causal=True)
-            for _ in range(config.n_layer))
-        self.ln_f = LayerNorm(C)
-        self.head = Linear(C, config.vocab_size, bias=False)
-        self.reset_parameters()
         if config.tie_weights:
             self.head.weight = self.tok_emb.weight
 
-    def reset_parameters(self) -> None:
-        """GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual writers scaled."""
-        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
-        with torch.no_grad():
-            for name, param in self.named_parameters():
-                if name.endswith("bias"):
-                    param.zero_()
-                elif name.startswith("ln") or ".ln" in name:
-                    param.fill_(1.0)
-                elif name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
-                    param.normal_(0.0, residual_std)
-                else:
-                    param.normal_(0.0, 0.02)
-
-    def num_parameters(self) -> int:
-        """Number of distinct trainable numbers (a tied weight counts once)."""
-        return sum(p.numel() for p in self.parameters())
-
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        if idx.dim() != 2 or idx.is_floating_point():
-            raise ValueError(f"idx must be an integer tensor (B, T), got {idx.dtype} "
-                             f"{tuple(idx.shape)}")
-        B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"idx has T={T} positions but block_size is "
-                             f"{self.config.block_size}")
-        position = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(position))  # (B, T, C) + (T, C)
-        for block in self.blocks:
-            x = block(x)  # (B, T, C)
-        logits = self.head(self.ln_f(x))  # (B, T, C) -> (B, T, V)
+        logits = self.logits(idx)  # (B, T, V)
         if targets is None:
             return logits, None
-        if targets.shape != (B, T):
-            raise ValueError(f"targets must have shape ({B}, {T}), got {tuple(targets.shape)}")
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets must have shape {tuple(idx.shape)}, got "
+                             f"{tuple(targets.shape)}")
         logp = log_softmax(logits, dim=-1)  # (B, T, V)
         picked = logp.gather(-1, targets[..., None]).squeeze(-1)  # (B, T, 1) -> (B, T)
         return logits, -picked.mean()
@@ -251,25 +196,13 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
     device = torch.device("cpu") if device is None else torch.device(device)
     torch.manual_seed(seed)
     model = GPT(config).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
-    keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                   {"params": keep, "weight_decay": 0.0}], lr=lr,
-                                  betas=(0.9, 0.99))
-
-    def rate(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
+    optimizer = adamw(model, lr, weight_decay)
+    schedule = warmup_cosine(optimizer, steps, warmup)
     rng = np.random.default_rng(seed)
     history = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "seconds": 0.0}
     start = time.perf_counter()
     model.train()
     for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * rate(step)
         x, y = corpus.batch("train", batch_size, config.block_size, rng)
         x = torch.from_numpy(x).to(device)
         y = torch.from_numpy(y).to(device)
@@ -278,6 +211,7 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        schedule.step()
         history["step"].append(step)
         history["train_loss"].append(loss.item())
         last = step == steps - 1 or (max_seconds is not None
