@@ -14,6 +14,7 @@ import torch
 
 import companion.numpy as cnp
 from companion.data import load_digits
+from companion.numpy.transformer import TransformerBlock
 
 
 def best_time(step: Callable[[], object], repeats: int = 7, min_seconds: float = 0.05) -> float:
@@ -81,7 +82,38 @@ def cases():
     mha = torch.nn.MultiheadAttention(64, 4, batch_first=True).double()
     yield ("MultiheadAttention E=64, 4 heads, N=32, L=32",
            *layer_steps(cnp.MultiheadAttention.from_torch(mha), mha, [x, x, x]))
+    yield ("Transformer block C=32, 4 heads, N=8, T=32",
+           *transformer_block_steps(rng.standard_normal((8, 32, 32))))
     yield ("Digits MLP, one training epoch", *mlp_epoch_steps())
+
+
+class CausalEncoderLayer(torch.nn.TransformerEncoderLayer):
+    """torch's own pre-LN encoder layer with GELU and a causal mask: the scratch block's twin."""
+
+    def __init__(self, d_model: int, nhead: int):
+        super().__init__(d_model, nhead, dim_feedforward=4 * d_model, dropout=0.0,
+                         activation="gelu", batch_first=True, norm_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(x.shape[1], dtype=x.dtype)
+        return super().forward(x, src_mask=mask, is_causal=True)
+
+
+# scratch TransformerBlock parameter prefix -> torch.nn.TransformerEncoderLayer prefix
+BLOCK_NAMES = {"ln1": "norm1", "ln2": "norm2", "attn.qkv.weight": "self_attn.in_proj_weight",
+               "attn.qkv.bias": "self_attn.in_proj_bias", "attn.proj": "self_attn.out_proj",
+               "mlp.fc1": "linear1", "mlp.fc2": "linear2"}
+
+
+def transformer_block_steps(x: np.ndarray, n_head: int = 4):
+    """The chapters' GPT block (pre-LN, causal, GELU) against torch.nn.TransformerEncoderLayer."""
+    theirs = CausalEncoderLayer(x.shape[-1], n_head).double()
+    ours = TransformerBlock(x.shape[-1], n_head, norm_first=True, causal=True)
+    state = theirs.state_dict()
+    ours.load_state_dict({name: state[name.replace(prefix, BLOCK_NAMES[prefix], 1)].numpy()
+                          for name in ours.params
+                          for prefix in BLOCK_NAMES if name.startswith(prefix)})
+    return layer_steps(ours, theirs, [x])
 
 
 def mlp_epoch_steps(batch_size: int = 64, hidden: int = 128):

@@ -9,48 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import erf  # the error function, to machine precision (Cephes)
 
 from companion.numpy._validation import as_float_array, as_grad_output
 from companion.numpy.functional import log_softmax, sigmoid, softmax, softmax_backward
 from companion.numpy.module import Module
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_SPLIT = 3.0  # |x| below: power series; above: continued fraction for erfc
-_SERIES_TERMS = 60
-_FRACTION_DEPTH = 40
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """Error function erf(x) = 2/sqrt(pi) * integral_0^x e^{-t^2} dt, elementwise, to ~1e-15.
-
-    For ``|x| < 3`` it sums the series of positive terms
-    erf(x) = 2/sqrt(pi) e^{-x^2} sum_n (2x^2)^n x / (1*3*...*(2n+1)), which has no cancellation;
-    for ``|x| >= 3`` it evaluates the continued fraction
-    erfc(x) = e^{-x^2}/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
-    truncated after 40 levels and summed from the innermost outwards, and returns 1 - erfc(x).
-
-    Args:
-        x: array of any shape.
-
-    Returns:
-        erf(x), same shape as ``x``.
-    """
-    x = as_float_array(x, "x")
-    a = np.abs(x)
-    near = np.minimum(a, _SPLIT)
-    square = near * near
-    term = near.copy()
-    total = near.copy()
-    for n in range(1, _SERIES_TERMS):
-        term = term * (2.0 * square) / (2 * n + 1)
-        total = total + term
-    series = _TWO_OVER_SQRT_PI * np.exp(-square) * total
-    far = np.maximum(a, _SPLIT)
-    fraction = far.copy()
-    for k in range(_FRACTION_DEPTH, 0, -1):
-        fraction = far + (0.5 * k) / fraction
-    erfc = np.exp(-far * far) / (math.sqrt(math.pi) * fraction)
-    return np.sign(x) * np.where(a < _SPLIT, series, 1.0 - erfc)
 
 
 class ReLU(Module):
@@ -142,27 +105,29 @@ class GELU(Module):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
         self._x = None
+        self._cdf = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: any shape (*). Returns y, same shape."""
         x = as_float_array(x, "x")
-        self._x = x
         if self.approximate == "tanh":
             t = np.tanh(math.sqrt(2.0 / math.pi) * (x + self._KAPPA * x ** 3))
-            return 0.5 * x * (1.0 + t)
-        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+            cdf = 0.5 * (1.0 + t)
+        else:
+            cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+        self._x, self._cdf = x, cdf  # backward reuses Phi(x) instead of recomputing it
+        return x * cdf
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
         shape = None if self._x is None else self._x.shape
         grad = as_grad_output(grad_output, shape, "GELU")
-        x = self._x
+        x, cdf = self._x, self._cdf
         if self.approximate == "tanh":
             c = math.sqrt(2.0 / math.pi)
-            t = np.tanh(c * (x + self._KAPPA * x ** 3))
             du = c * (1.0 + 3.0 * self._KAPPA * x * x)
-            return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
-        cdf = 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
+            # d/dx (1 + tanh u) / 2 = (1 - tanh^2 u) u' / 2 = 2 cdf (1 - cdf) u'
+            return grad * (cdf + x * 2.0 * cdf * (1.0 - cdf) * du)
         pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
         return grad * (cdf + x * pdf)
 

@@ -66,10 +66,16 @@ class MaxPool2d(Module):
                                         self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
                       pad_value=-np.inf)  # (N, C, kH, kW, H_out, W_out)
-        windows = cols.transpose(0, 1, 4, 5, 2, 3).reshape(-1, cols.shape[2] * cols.shape[3])
-        self._argmax = windows.argmax(axis=1)  # (N C H_out W_out,), first maximum on ties
-        self._x_shape = x.shape
-        out = windows[np.arange(len(windows)), self._argmax]  # (N C H_out W_out,)
+        kernel = self.kernel_size[0] * self.kernel_size[1]
+        # one row per kernel offset: the max over a window becomes elementwise work on long
+        # rows, far cheaper in NumPy than one short reduction per window
+        windows = cols.transpose(2, 3, 0, 1, 4, 5).reshape(kernel, -1)  # (kH kW, N C H_out W_out)
+        out = windows.max(axis=0)  # (N C H_out W_out,); a NaN in a window wins, as in torch
+        hit = (windows == out) | np.isnan(windows)  # (kH kW, N C H_out W_out): holds the max
+        winner = np.zeros(out.shape, dtype=np.intp)
+        for offset in reversed(range(kernel)):  # the first offset that holds the max, on ties
+            np.copyto(winner, offset, where=hit[offset])
+        self._argmax, self._x_shape = winner, x.shape
         return out.reshape(n, c, h_out, w_out)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:

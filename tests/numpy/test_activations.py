@@ -1,4 +1,4 @@
-"""Activation layers against torch in float64, plus the vectorised erf against math.erf."""
+"""Activation layers against torch in float64, plus the erf that GELU uses against math.erf."""
 
 import math
 
