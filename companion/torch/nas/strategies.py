@@ -1,6 +1,7 @@
-"""Search strategies that query a tabular benchmark: random search and regularised evolution.
+"""Search strategies that query a tabular benchmark: random search, regularised evolution and a
+policy-gradient controller.
 
-Both treat the table as a black box, ``benchmark.accuracy(genotype)`` (one query = one trained
+All treat the table as a black box, ``benchmark.accuracy(genotype)`` (one query = one trained
 architecture in a real search), and return the trajectory of the best validation accuracy seen
 after each query, so strategies can be compared at equal budgets.
 """
@@ -15,7 +16,7 @@ import numpy as np
 from companion.numpy._validation import as_rng, positive_int
 
 __all__ = ["SearchResult", "random_genotype", "mutate", "random_search",
-           "regularized_evolution"]
+           "regularized_evolution", "reinforce_controller"]
 
 
 @dataclass
@@ -98,4 +99,56 @@ def regularized_evolution(benchmark, budget: int, population_size: int = 20,
         population.append((child, accuracy))
         if len(population) > population_size:
             population.popleft()                            # aging: the oldest dies
+    return result
+
+
+def reinforce_controller(benchmark, budget: int, lr: float = 0.5, baseline_decay: float = 0.9,
+                         rng=None) -> SearchResult:
+    """A policy-gradient controller (after Zoph & Le, 2017) trained with REINFORCE.
+
+    The policy is factorised over the E edges: edge e takes operation o with probability
+    p_{e,o} = softmax(theta_e)_o, from logits theta (E, len(ops)) that start at zero (uniform).
+    Each query samples a genotype a from the policy, receives its accuracy r as the reward, and
+    takes one step of gradient ascent on the expected reward,
+
+        theta <- theta + lr * (r - b) * (onehot(a) - p),        onehot(a), p: (E, len(ops)),
+
+    where (onehot(a) - p) is grad_theta log pi(a) for the factorised softmax policy and b is a
+    moving average of past rewards, b <- baseline_decay * b + (1 - baseline_decay) * r, updated
+    after the step (it starts at the first reward, so the first query moves nothing).
+
+    Zoph and Le's controller is a recurrent network that samples the edges in turn, each
+    choice conditioned on the previous ones; with independent edges the policy is one table of
+    logits, enough for a space of six choices.
+
+    Args:
+        benchmark: any object with ``ops``, ``n_nodes`` and ``accuracy(genotype)``.
+        budget: number of queries.
+        lr: the ascent step size eta, in logits per unit of advantage r - b.
+        baseline_decay: in [0, 1); larger values average the baseline over more past rewards.
+        rng: None, an int seed or a ``numpy.random.Generator``.
+    """
+    budget, rng = positive_int(budget, "budget"), as_rng(rng)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    if not 0 <= baseline_decay < 1:
+        raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
+    ops = tuple(benchmark.ops)
+    theta = np.zeros((_n_edges(benchmark), len(ops)))                 # (E, ops)
+    baseline = None
+    result = SearchResult()
+    for _ in range(budget):
+        z = np.exp(theta - theta.max(axis=1, keepdims=True))
+        probs = z / z.sum(axis=1, keepdims=True)                      # (E, ops), rows sum to 1
+        # inverse-CDF sampling, one uniform draw per edge: the first op whose cumulative
+        # probability exceeds it (the minimum guards against round-off in the last sum)
+        u = rng.random((len(probs), 1))                               # (E, 1)
+        choice = np.minimum((probs.cumsum(axis=1) < u).sum(axis=1), len(ops) - 1)   # (E,)
+        genotype = tuple(ops[k] for k in choice)
+        reward = benchmark.accuracy(genotype)
+        result.add(genotype, reward)
+        baseline = reward if baseline is None else baseline
+        onehot = np.eye(len(ops))[choice]                             # (E, ops)
+        theta += lr * (reward - baseline) * (onehot - probs)          # REINFORCE ascent step
+        baseline = baseline_decay * baseline + (1 - baseline_decay) * reward
     return result
