@@ -1,15 +1,32 @@
-"""RL fine-tuning of a language model against a reward, with or without a KL penalty.
+"""RLHF on a language model: PPO against a reward with a KL penalty, and DPO on preferences.
 
-A policy pi_theta (a :class:`companion.torch.models.gpt.GPT`) samples responses y of a fixed
-length after a fixed prompt x; a reward function scores them. One step of
-:func:`rl_finetune` is REINFORCE (Williams 1992) on the KL-penalised reward of
-Ziegler et al. (2019):
+A policy pi_theta (a :class:`companion.torch.models.gpt.GPT`) writes responses y = y_1..y_L of
+a fixed length L after a fixed prompt x; pi_ref is the frozen model it started from.
 
-    R(y) = r(y) - beta (log pi_theta(y | x) - log pi_ref(y | x))
-    loss = -mean_i (R_i - mean_j R_j) log pi_theta(y_i | x)
+:func:`rl_finetune` is PPO (Schulman et al. 2017) on the KL-penalised reward of Ziegler et al.
+(2019). Each iteration samples a batch of B responses from the current policy, which becomes
+pi_old, and scores each with the shaped reward and its advantage::
 
-with the batch mean as the baseline and the advantage held constant. Its mean over samples
-estimates E_pi[r] - beta KL(pi || pi_ref); beta = 0 is plain reward maximisation.
+    R_i = r(y_i) - beta (log pi_old(y_i | x) - log pi_ref(y_i | x))
+    A_i = R_i - mean_j R_j            (divided by std_j R_j if ``normalise``)
+
+then takes ``epochs`` Adam steps on the same batch, minimising the clipped surrogate over
+every response token t, with the per-token ratio rho_it = pi_theta(y_it | x, y_i<t) /
+pi_old(y_it | x, y_i<t)::
+
+    loss = -mean_{i,t} min(rho_it A_i, clip(rho_it, 1 - eps, 1 + eps) A_i)
+
+The batch mean stands in for the learned value function (critic) of full PPO, so every token of
+a response shares its response's advantage. On the first epoch rho = 1 and the step is the
+REINFORCE step; the clip stops later epochs from pushing a token's probability further than a
+factor 1 +- eps from where the batch was sampled. The mean of R over samples estimates
+E_pi[r] - beta KL(pi || pi_ref); beta = 0 is plain reward maximisation.
+
+:func:`dpo_finetune` is DPO (Rafailov et al. 2023) offline: pairs of responses are sampled
+once from pi_ref, a rater says which of each pair it prefers, and the policy minimises
+-log sigmoid(beta [(log pi_theta - log pi_ref)(y_w) - (log pi_theta - log pi_ref)(y_l)]) over
+that fixed data set, with no reward model and no sampling from pi_theta. If the rater follows
+Bradley-Terry with reward r, both methods aim at the same optimum pi* ~ pi_ref exp(r / beta).
 
 Diagnostics: :func:`char_entropy` (entropy of the pooled character frequencies, bits) and
 :func:`distinct_fraction` (share of distinct responses in a batch), the two numbers that show a
@@ -21,60 +38,167 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.numpy._validation import positive_int
-from companion.torch.rl import reinforce_loss
-from companion.torch.rlhf import kl_penalised_rewards
+from companion.numpy._validation import as_rng, positive_int, real_number
+from companion.torch.rlhf import dpo_loss, kl_penalised_rewards, ppo_clip_loss
 
-__all__ = ["sample_responses", "rl_finetune", "char_entropy", "distinct_fraction"]
+__all__ = ["sample_responses", "rl_finetune", "dpo_finetune", "char_entropy",
+           "distinct_fraction"]
+
+
+def _check_prompt(prompt) -> torch.Tensor:
+    if not isinstance(prompt, torch.Tensor) or prompt.dim() != 1 or prompt.numel() == 0:
+        shape = tuple(prompt.shape) if isinstance(prompt, torch.Tensor) else type(prompt).__name__
+        raise ValueError(f"prompt must be a non-empty 1-D tensor of ids (P,), got {shape}")
+    return prompt
 
 
 def sample_responses(model, prompt: torch.Tensor, n: int, length: int,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """n responses of ``length`` tokens after ``prompt`` (P,): returns (n, P + length) ids."""
-    idx = prompt.reshape(1, -1).expand(positive_int(n, "n"), -1)  # (n, P)
+    idx = _check_prompt(prompt).reshape(1, -1).expand(positive_int(n, "n"), -1)  # (n, P)
     return model.generate(idx, positive_int(length, "length"), generator=generator)
 
 
 def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
-                steps: int = 100, batch_size: int = 64, length: int = 10, lr: float = 3e-3,
-                seed: int = 0) -> dict:
-    """Fine-tune ``policy`` in place with KL-penalised REINFORCE (see the module docstring).
+                iterations: int = 30, batch_size: int = 32, length: int = 10,
+                lr: float = 1e-3, epochs: int = 4, clip: float = 0.2,
+                normalise: bool = False, seed: int = 0) -> dict:
+    """Fine-tune ``policy`` in place with KL-penalised PPO (see the module docstring).
+
+    The policy stays in eval mode (no dropout), so that pi_theta = pi_old at the first epoch.
 
     Args:
-        policy: a GPT (trained in place with Adam); reference: the frozen GPT it started from.
-        reward_fn: maps (B, length) response ids (a CPU LongTensor) to (B,) float rewards.
+        policy: a GPT, trained in place with Adam (gradients clipped to norm 1).
+        reference: the frozen GPT it started from.
+        reward_fn: maps (B, length) response ids (a CPU LongTensor) to (B,) rewards.
         prompt: (P,) ids conditioning every response.
         beta: KL coefficient >= 0 (0 removes the penalty).
-        steps, batch_size, length, lr, seed: the obvious.
+        iterations: batches sampled from the policy. batch_size: B responses per batch.
+        length: L tokens per response. lr: Adam's learning rate.
+        epochs: Adam steps on each batch (each on the whole batch).
+        clip: PPO's eps in (0, 1).
+        normalise: divide the advantages by their standard deviation over the batch.
+        seed: seeds the sampling.
 
     Returns:
-        dict of per-step lists: ``reward`` (mean r), ``kl`` (mean log pi - log pi_ref over the
-        batch, an estimate of KL(pi || pi_ref) in nats), ``ref_logp`` (mean log pi_ref(y | x)).
+        dict of per-iteration lists, over the batch sampled from pi_old: ``reward`` (mean r),
+        ``kl`` (mean log pi_old - log pi_ref, an estimate of KL(pi_old || pi_ref) in nats),
+        ``ref_logp`` (mean log pi_ref(y | x)) and ``clip_fraction`` (share of the response
+        tokens whose ratio lay outside [1 - eps, 1 + eps] when an epoch took its gradient,
+        averaged over the epochs).
     """
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
-    P = prompt.numel()
+    beta = real_number(beta, "beta", low=0.0)
+    clip = real_number(clip, "clip", low=0.0, high=1.0, low_inclusive=False,
+                       high_inclusive=False)
+    epochs = positive_int(epochs, "epochs")
+    P = _check_prompt(prompt).numel()
     generator = torch.Generator(device=prompt.device).manual_seed(seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     reference.eval()
-    history = {"reward": [], "kl": [], "ref_logp": []}
-    for _ in range(positive_int(steps, "steps")):
-        policy.eval()  # no dropout while sampling
+    policy.eval()  # dropout off throughout, so that rho = 1 at the first epoch
+    history = {"reward": [], "kl": [], "ref_logp": [], "clip_fraction": []}
+    for _ in range(positive_int(iterations, "iterations")):
         ids = sample_responses(policy, prompt, batch_size, length, generator)  # (B, P + L)
-        policy.train()
-        logp = policy.sequence_log_prob(ids, prompt_length=P)  # (B,)
         with torch.no_grad():
+            old_token_logp = policy.token_log_probs(ids)[:, P - 1:]  # (B, L)
+            old_logp = old_token_logp.sum(dim=1)  # (B,)
             ref_logp = reference.sequence_log_prob(ids, prompt_length=P)  # (B,)
-            reward = reward_fn(ids[:, P:].cpu()).to(logp.device).float()  # (B,)
-            shaped = kl_penalised_rewards(reward, logp.detach(), ref_logp, beta)  # (B,)
-        loss = reinforce_loss(logp, shaped, baseline=shaped.mean())
+            reward = torch.as_tensor(reward_fn(ids[:, P:].cpu()), dtype=old_logp.dtype)
+            if reward.shape != old_logp.shape:
+                raise ValueError(f"reward_fn must return ({len(ids)},) rewards, got shape "
+                                 f"{tuple(reward.shape)}")
+            shaped = kl_penalised_rewards(reward.to(old_logp.device), old_logp, ref_logp, beta)
+            advantages = shaped - shaped.mean()  # (B,)
+            if normalise:
+                advantages = advantages / (advantages.std() + 1e-8)
+            token_advantages = advantages[:, None].expand_as(old_token_logp)  # (B, L)
+        clipped = 0.0
+        for _ in range(epochs):
+            token_logp = policy.token_log_probs(ids)[:, P - 1:]  # (B, L)
+            loss = ppo_clip_loss(token_logp.reshape(-1), old_token_logp.reshape(-1),
+                                 token_advantages.reshape(-1), clip)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            optimizer.step()
+            ratio = torch.exp(token_logp.detach() - old_token_logp)  # (B, L)
+            clipped += ((ratio - 1).abs() > clip).float().mean().item() / epochs
+        history["reward"].append(reward.mean().item())
+        history["kl"].append((old_logp - ref_logp).mean().item())
+        history["ref_logp"].append(ref_logp.mean().item())
+        history["clip_fraction"].append(clipped)
+    return history
+
+
+def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
+                 pairs: int = 2000, steps: int = 200, batch_size: int = 64, length: int = 10,
+                 lr: float = 1e-3, seed: int = 0) -> dict:
+    """Fine-tune ``policy`` in place with offline DPO on rater-labelled pairs from ``reference``.
+
+    Draws ``pairs`` pairs (a_i, b_i) of responses from pi_ref once, asks the rater which of each
+    it prefers, then takes ``steps`` Adam steps on :func:`companion.torch.rlhf.dpo_loss` over
+    random minibatches of that fixed data set. Sampling from pi_ref rather than from the policy
+    is the original DPO recipe and makes the data independent of training: the rater is asked
+    once, as people are when a preference data set is collected.
+
+    Args:
+        policy: a GPT, trained in place with Adam (gradients clipped to norm 1).
+        reference: the frozen GPT it started from.
+        rater: an object with a ``compare(a, b, rng)`` method, or such a function: given
+            (N, length) NumPy ids of two responses per pair and a NumPy generator, returns (N,)
+            bool, True where it prefers a_i (e.g. a :class:`companion.torch.rlhf.CountingOracle`).
+        prompt: (P,) ids conditioning every response.
+        beta: DPO's beta > 0.
+        pairs: N labelled pairs. steps: Adam steps. batch_size: pairs per step.
+        length: tokens per response. lr: Adam's learning rate.
+        seed: seeds the sampling of the pairs, the rater's noise and the minibatches.
+
+    Returns:
+        dict of per-step lists over the minibatch: ``loss``; ``accuracy`` (share of pairs whose
+        implicit reward beta (log pi - log pi_ref) ranks the chosen response higher);
+        ``chosen`` and ``rejected`` (mean log pi - log pi_ref of each, nats).
+    """
+    compare = getattr(rater, "compare", rater)
+    if not callable(compare):
+        raise TypeError(f"rater must have a compare method or be callable, got "
+                        f"{type(rater).__name__}")
+    beta = real_number(beta, "beta", low=0.0, low_inclusive=False)
+    pairs, batch_size = positive_int(pairs, "pairs"), positive_int(batch_size, "batch_size")
+    P = _check_prompt(prompt).numel()
+    generator = torch.Generator(device=prompt.device).manual_seed(seed)
+    rng = as_rng(seed)
+    reference.eval()
+    first, second = (sample_responses(reference, prompt, pairs, length, generator)
+                     for _ in range(2))  # (N, P + L) each
+    first_wins = np.asarray(compare(first[:, P:].cpu().numpy(), second[:, P:].cpu().numpy(),
+                                    rng))
+    if first_wins.shape != (pairs,):
+        raise ValueError(f"the rater must return ({pairs},) preferences, got shape "
+                         f"{first_wins.shape}")
+    keep = torch.as_tensor(first_wins, dtype=torch.bool, device=first.device)[:, None]  # (N, 1)
+    chosen, rejected = torch.where(keep, first, second), torch.where(keep, second, first)
+    with torch.no_grad():
+        ref_chosen = reference.sequence_log_prob(chosen, prompt_length=P)  # (N,)
+        ref_rejected = reference.sequence_log_prob(rejected, prompt_length=P)  # (N,)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    policy.train()
+    history = {"loss": [], "accuracy": [], "chosen": [], "rejected": []}
+    for _ in range(positive_int(steps, "steps")):
+        pick = torch.randint(pairs, (min(batch_size, pairs),), generator=generator,
+                             device=generator.device)
+        logp_chosen = policy.sequence_log_prob(chosen[pick], prompt_length=P)  # (b,)
+        logp_rejected = policy.sequence_log_prob(rejected[pick], prompt_length=P)  # (b,)
+        loss = dpo_loss(logp_chosen, logp_rejected, ref_chosen[pick], ref_rejected[pick], beta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         optimizer.step()
-        history["reward"].append(reward.mean().item())
-        history["kl"].append((logp.detach() - ref_logp).mean().item())
-        history["ref_logp"].append(ref_logp.mean().item())
+        up_chosen = (logp_chosen.detach() - ref_chosen[pick])  # (b,)
+        up_rejected = (logp_rejected.detach() - ref_rejected[pick])  # (b,)
+        history["loss"].append(loss.item())
+        history["accuracy"].append((up_chosen > up_rejected).float().mean().item())
+        history["chosen"].append(up_chosen.mean().item())
+        history["rejected"].append(up_rejected.mean().item())
     policy.eval()
     return history
 
