@@ -173,8 +173,7 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
 
     Args:
         corpus: the text, with ``train``/``val`` id arrays and ``vocab_size``.
-        config: model sizes (default: 2 layers, 4 heads, C = 64, block 32, the corpus's V: the
-            model of the book's "A tiny GPT" page, which these defaults reproduce).
+        config: model sizes (default: 2 layers, 4 heads, C = 64, block 32, the corpus's V).
         steps: optimiser steps. batch_size: windows per step. lr: peak learning rate.
         weight_decay: AdamW decay on matrices (not on biases, norms or embeddings).
         seed: seeds torch (initialisation) and the batch sampler.
