@@ -74,8 +74,16 @@ def test_bad_arguments():
     model, train, val = small_problem()
     with pytest.raises(ValueError, match="order must be 1 or 2"):
         darts_search({}, order=3)
-    with pytest.raises(ValueError, match="xi must be >= 0"):
+    with pytest.raises(ValueError, match=r"xi must lie in \[0.0, inf\], got -0.1"):
         darts_search({}, order=2, xi=-0.1)
+    with pytest.raises(ValueError, match="steps"):
+        darts_search({}, steps=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        darts_search({}, batch_size=-8)
+    with pytest.raises(ValueError, match=r"lr must lie in \(0.0, inf\]"):
+        darts_search({}, lr=0.0)
+    with pytest.raises(TypeError, match="arch_lr must be a real number"):
+        darts_search({}, arch_lr="fast")
     with pytest.raises(ValueError, match="radius"):
         unrolled_alpha_grad(model, model.cell.alpha, train, val, 0.1, radius=0.0)
     with pytest.raises(ValueError, match="alpha must be one of"):

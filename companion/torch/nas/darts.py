@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.numpy._validation import positive_int, real_number
 from companion.torch.nas.space import OPS, CellNetwork, edges, make_op
 from companion.torch.training import seed_everything
 
@@ -165,9 +165,10 @@ def darts_search(data, channels: int = 8, steps: int = 100, batch_size: int = 25
     """
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
-    xi = lr if xi is None else xi
-    if not xi >= 0:
-        raise ValueError(f"xi must be >= 0, got {xi}")
+    steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
+    lr = real_number(lr, "lr", low=0.0, low_inclusive=False)
+    arch_lr = real_number(arch_lr, "arch_lr", low=0.0, low_inclusive=False)
+    xi = real_number(lr if xi is None else xi, "xi", low=0.0)
     seed_everything(seed)
     device = torch.device("cpu") if device is None else torch.device(device)
     cell = MixedCell(channels, n_nodes, ops)
