@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from companion.numpy._validation import as_rng, positive_int
+from companion.numpy.functional import softmax
 
 __all__ = ["SearchResult", "random_genotype", "mutate", "random_search",
            "regularized_evolution", "reinforce_controller"]
@@ -138,8 +139,7 @@ def reinforce_controller(benchmark, budget: int, lr: float = 0.5, baseline_decay
     baseline = None
     result = SearchResult()
     for _ in range(budget):
-        z = np.exp(theta - theta.max(axis=1, keepdims=True))
-        probs = z / z.sum(axis=1, keepdims=True)                      # (E, ops), rows sum to 1
+        probs = softmax(theta, axis=1)                                # (E, ops), rows sum to 1
         # inverse-CDF sampling, one uniform draw per edge: the first op whose cumulative
         # probability exceeds it (the minimum guards against round-off in the last sum)
         u = rng.random((len(probs), 1))                               # (E, 1)
