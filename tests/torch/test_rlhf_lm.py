@@ -14,15 +14,6 @@ CONFIG = GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=1, n_embd=8, dr
 PROMPT = torch.tensor([0])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Models this small run several times faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(seed=0):
     torch.manual_seed(seed)
     return GPT(CONFIG)
