@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 
 SPLITS = ("train", "val", "test")
 SPLIT_SIZES = {"train": 1077, "val": 360, "test": 360}

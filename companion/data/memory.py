@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int
 
 __all__ = ["BLANK", "first_symbol_task"]
 

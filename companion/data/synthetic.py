@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_rng, positive_int, real_number
+from companion.core.checks import as_rng, positive_int, real_number
 
 # -- 2-D classification --------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from companion.numpy._validation import as_index_array, as_rng, positive_int
+from companion.core.checks import as_index_array, as_rng, positive_int
 
 BUILDER_VERSION = 1
 MAX_CHARS = 1_000_000

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from scipy.special import erf  # the error function, to machine precision (Cephes)
 
-from companion.numpy._validation import as_float_array, as_grad_output
-from companion.numpy.functional import log_softmax, sigmoid, softmax, softmax_backward
+from companion.core.checks import as_float_array, as_grad_output
+from companion.core.functional import log_softmax, sigmoid, softmax, softmax_backward
 from companion.numpy.module import Module
 
 

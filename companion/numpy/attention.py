@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_rng, positive_int, real_number
-from companion.numpy.functional import softmax, softmax_backward
+from companion.core.checks import as_float_array, as_rng, positive_int, real_number
+from companion.core.functional import softmax, softmax_backward
 from companion.numpy.module import Module
 
 

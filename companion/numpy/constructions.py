@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.numpy.activations import ReLU
 from companion.numpy.container import Sequential
 from companion.numpy.linear import Linear

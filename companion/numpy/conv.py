@@ -12,32 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from companion.numpy._validation import as_float_array, as_rng, check_size, pair, positive_int
+from companion.core.checks import as_float_array, as_grad_output, as_rng, check_size, pair
+from companion.core.checks import positive_int
+from companion.core.shapes import Pair, output_size_2d
 from companion.numpy.module import Module
-
-Pair = tuple[int, int]
-
-
-def conv_output_size(x_shape: tuple[int, ...], kernel_size: Pair, stride: Pair, padding: Pair,
-                     dilation: Pair, name: str = "x") -> Pair:
-    """(H_out, W_out), each floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1.
-
-    Args:
-        x_shape: input shape (N, C, H, W).
-        kernel_size, stride, padding, dilation: (height, width) pairs.
-        name: the input's name in the error raised when the dilated kernel does not fit in the
-            padded input.
-    """
-    sizes = []
-    for axis, size, k, s, p, d in zip("HW", x_shape[2:], kernel_size, stride, padding, dilation):
-        span = d * (k - 1) + 1  # extent of the dilated kernel
-        if size + 2 * p < span:
-            raise ValueError(f"{name} is too small for the kernel along {axis}: "
-                             f"{axis} + 2 * padding must be at least the dilated kernel size "
-                             f"{span}, got {size} + 2 * {p} = {size + 2 * p}")
-        sizes.append((size + 2 * p - span) // s + 1)
-    return sizes[0], sizes[1]
-
 
 def im2col(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0),
            dilation: Pair = (1, 1), pad_value: float = 0.0) -> np.ndarray:
@@ -55,7 +33,7 @@ def im2col(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pai
         (N, C * kH * kW, H_out * W_out) it is torch's ``nn.functional.unfold``.
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    conv_output_size(x.shape, kernel_size, stride, padding, dilation)
+    output_size_2d(x.shape, kernel_size, stride, padding, dilation)
     if ph or pw:
         n, c, h, w = x.shape
         padded = np.full((n, c, h + 2 * ph, w + 2 * pw), pad_value)  # (N, C, H + 2pH, W + 2pW)
@@ -101,17 +79,6 @@ def window_config(kernel_size, stride, padding, dilation) -> tuple[Pair, Pair, P
     """Check and normalise the (height, width) pairs shared by convolution and pooling."""
     return (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
             pair(padding, "padding", allow_zero=True), pair(dilation, "dilation"))
-
-
-def check_grad_output(layer: Module, grad_output, expected_shape: tuple[int, ...]) -> np.ndarray:
-    """``grad_output`` as float64 after checking that ``forward`` ran and the shapes agree."""
-    if expected_shape is None:
-        raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
-    grad_output = as_float_array(grad_output, "grad_output")
-    if grad_output.shape != expected_shape:
-        raise ValueError(f"grad_output must have the output's shape {expected_shape}, "
-                         f"got {grad_output.shape}")
-    return grad_output
 
 
 class Conv2d(Module):
@@ -162,8 +129,8 @@ class Conv2d(Module):
         x = as_float_array(x, "x", ndim=4, shape_hint="(N, C_in, H, W)")
         check_size(x, 1, self.in_channels, "x", "C_in")
         n = x.shape[0]
-        h_out, w_out = conv_output_size(x.shape, self.kernel_size, self.stride, self.padding,
-                                        self.dilation)
+        h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, self.padding,
+                                      self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
         cols = cols.reshape(n, -1, h_out * w_out)  # (N, C_in kH kW, L) copied contiguous
         weight = self.weight.reshape(self.out_channels, -1)  # (C_out, C_in kH kW)
@@ -176,7 +143,7 @@ class Conv2d(Module):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient for the input (N, C_in, H, W); adds dL/dweight and dL/dbias into ``grads``."""
-        grad_output = check_grad_output(self, grad_output, self._out_shape)
+        grad_output = as_grad_output(grad_output, self._out_shape, "Conv2d")
         n, c_out, h_out, w_out = grad_output.shape
         grad = grad_output.reshape(n, c_out, h_out * w_out)  # (N, C_out, L)
         per_image = grad @ self._cols.transpose(0, 2, 1)  # (N, C_out, C_in kH kW)

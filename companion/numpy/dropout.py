@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_rng, real_number
-from companion.numpy._validation import as_grad_output
+from companion.core.checks import as_float_array, as_rng, real_number
+from companion.core.checks import as_grad_output
 from companion.numpy.module import Module
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_index_array, as_rng, positive_int
+from companion.core.checks import as_float_array, as_index_array, as_rng, positive_int
 
 __all__ = ["prototypes", "prototype_logits", "sample_episode"]
 

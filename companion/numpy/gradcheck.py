@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.numpy._validation import real_number
+from companion.core.checks import real_number
 
 
 def numerical_gradient(f: Callable[[], float], param: np.ndarray, eps: float = 1e-6) -> np.ndarray:

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_rng, check_size, positive_int
-from companion.numpy._validation import as_grad_output
+from companion.core.checks import as_float_array, as_rng, check_size, positive_int
+from companion.core.checks import as_grad_output
 from companion.numpy.module import Module
 
 

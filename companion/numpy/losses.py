@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, real_number
-from companion.numpy._validation import as_grad_output
-from companion.numpy.functional import log_softmax, sigmoid
+from companion.core.checks import as_float_array, real_number
+from companion.core.checks import as_grad_output
+from companion.core.functional import log_softmax, sigmoid
 from companion.numpy.module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 
 
 def step_schedule(base_lr: float, epochs, step_size: int, gamma: float = 0.1):

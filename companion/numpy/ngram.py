@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_index_array, positive_int, real_number
+from companion.core.checks import as_index_array, positive_int, real_number
 
 __all__ = ["NGramModel"]
 

@@ -13,8 +13,8 @@ import numbers
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, check_size, positive_int, real_number
-from companion.numpy._validation import as_grad_output
+from companion.core.checks import as_float_array, check_size, positive_int, real_number
+from companion.core.checks import as_grad_output
 from companion.numpy.module import Module
 
 

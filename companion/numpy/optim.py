@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from companion.numpy._validation import real_number
+from companion.core.checks import real_number
 
 
 class Optimizer:

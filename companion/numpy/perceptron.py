@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.numpy._validation import (as_float_array, as_index_array, as_rng, positive_int,
+from companion.core.checks import (as_float_array, as_index_array, as_rng, positive_int,
                                          real_number)
 from companion.numpy.module import Module
 

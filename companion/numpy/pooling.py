@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, positive_int
-from companion.numpy.conv import (Pair, check_grad_output, col2im, conv_output_size, im2col,
-                                  window_config)
+from companion.core.checks import as_float_array, as_grad_output, positive_int
+from companion.core.shapes import Pair, check_pool_padding, output_size_2d
+from companion.numpy.conv import col2im, im2col, window_config
 from companion.numpy.module import Module
-
-
-def _check_padding(padding: Pair, kernel_size: Pair) -> None:
-    """Torch's rule: padding at most half of the kernel size along each axis."""
-    if any(p > k // 2 for p, k in zip(padding, kernel_size)):
-        raise ValueError(f"padding must be at most half of kernel_size {kernel_size}, "
-                         f"got padding {padding}")
 
 
 def _no_ceil_mode(ceil_mode: bool) -> None:
@@ -54,7 +47,7 @@ class MaxPool2d(Module):
         stride = kernel_size if stride is None else stride
         self.kernel_size, self.stride, self.padding, self.dilation = window_config(
             kernel_size, stride, padding, dilation)
-        _check_padding(self.padding, self.kernel_size)
+        check_pool_padding(self.padding, self.kernel_size)
         self._argmax = None
         self._x_shape = None
 
@@ -62,8 +55,8 @@ class MaxPool2d(Module):
         """Max-pool ``x`` (N, C, H, W) into (N, C, H_out, W_out); caches where each max was."""
         x = as_float_array(x, "x", ndim=4, shape_hint="(N, C, H, W)")
         n, c = x.shape[:2]
-        h_out, w_out = conv_output_size(x.shape, self.kernel_size, self.stride, self.padding,
-                                        self.dilation)
+        h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, self.padding,
+                                      self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
                       pad_value=-np.inf)  # (N, C, kH, kW, H_out, W_out)
         kernel = self.kernel_size[0] * self.kernel_size[1]
@@ -86,9 +79,9 @@ class MaxPool2d(Module):
         """
         expected = None
         if self._x_shape is not None:
-            expected = self._x_shape[:2] + conv_output_size(
+            expected = self._x_shape[:2] + output_size_2d(
                 self._x_shape, self.kernel_size, self.stride, self.padding, self.dilation)
-        grad_output = check_grad_output(self, grad_output, expected)
+        grad_output = as_grad_output(grad_output, expected, type(self).__name__)
         n, c, h, w = self._x_shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
                                                   self.dilation)
@@ -142,7 +135,7 @@ class AvgPool2d(Module):
         stride = kernel_size if stride is None else stride
         self.kernel_size, self.stride, self.padding, self.dilation = window_config(
             kernel_size, stride, padding, 1)
-        _check_padding(self.padding, self.kernel_size)
+        check_pool_padding(self.padding, self.kernel_size)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = (None if divisor_override is None
                                  else positive_int(divisor_override, "divisor_override"))
@@ -163,8 +156,8 @@ class AvgPool2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Average-pool ``x`` (N, C, H, W) into (N, C, H_out, W_out)."""
         x = as_float_array(x, "x", ndim=4, shape_hint="(N, C, H, W)")
-        out_size = conv_output_size(x.shape, self.kernel_size, self.stride, self.padding,
-                                    self.dilation)
+        out_size = output_size_2d(x.shape, self.kernel_size, self.stride, self.padding,
+                                  self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
         self._divisor = self._window_divisor(x.shape, out_size)
         self._x_shape = x.shape
@@ -174,9 +167,9 @@ class AvgPool2d(Module):
         """Gradient for the input (N, C, H, W): each output's gradient spread over its window."""
         expected = None
         if self._x_shape is not None:
-            expected = self._x_shape[:2] + conv_output_size(
+            expected = self._x_shape[:2] + output_size_2d(
                 self._x_shape, self.kernel_size, self.stride, self.padding, self.dilation)
-        grad_output = check_grad_output(self, grad_output, expected)
+        grad_output = as_grad_output(grad_output, expected, type(self).__name__)
         n, c, h_out, w_out = grad_output.shape
         kh, kw = self.kernel_size
         share = (grad_output / self._divisor)[:, :, None, None]  # (N, C, 1, 1, H_out, W_out)

@@ -27,7 +27,7 @@ from math import comb, factorial
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_rng, positive_int
+from companion.core.checks import as_float_array, as_rng, positive_int
 
 __all__ = ["coalition_values", "all_coalitions", "exact_shapley", "shapley_kernel_weight",
            "kernel_shap"]

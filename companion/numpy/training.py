@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_rng, positive_int
+from companion.core.checks import as_float_array, as_rng, positive_int
 
 
 def minibatches(n: int, batch_size: int, rng=None, shuffle: bool = True):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy._validation import as_float_array, as_index_array, as_rng, positive_int
+from companion.core.checks import as_float_array, as_index_array, as_rng, positive_int
 from companion.numpy.activations import GELU
 from companion.numpy.attention import (
     scaled_dot_product_attention,

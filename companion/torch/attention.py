@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 
 from .dropout import dropout
 from .linear import Linear

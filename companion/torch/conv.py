@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import pair, positive_int
+from companion.core.checks import pair, positive_int
+from companion.core.shapes import output_size_2d
 
 __all__ = ["Conv2d"]
 
@@ -99,15 +100,17 @@ class Conv2d(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         batched = check_image(input, self.in_channels)
         x = input if batched else input.unsqueeze(0)                   # (N, C, H, W)
+        if self.padding == "same":                                     # stride 1: sizes kept
+            h_out, w_out = x.shape[-2:]
+        else:
+            padding = (0, 0) if self.padding == "valid" else self.padding
+            h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, padding,
+                                          self.dilation, name="input")
         pads = self._pad_amounts()
         if any(pads):
             x = F.pad(x, pads, mode=_PAD_MODES[self.padding_mode])      # (N, C, H_p, W_p)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
-        n, c, hp, wp = x.shape
-        h_out, w_out = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
-        if h_out < 1 or w_out < 1:
-            raise ValueError(f"input of shape {tuple(input.shape)} is smaller than the dilated "
-                             f"kernel {(dh * (kh - 1) + 1, dw * (kw - 1) + 1)} after padding")
+        n, c = x.shape[:2]
         g = self.groups
         cols = F.unfold(x, (kh, kw), dilation=(dh, dw), stride=(sh, sw))  # (N, C kH kW, L)
         cols = cols.view(n, g, c // g * kh * kw, -1)                      # (N, G, C/G kH kW, L)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.numpy._validation import real_number
+from companion.core.checks import real_number
 
 __all__ = ["Dropout", "dropout"]
 

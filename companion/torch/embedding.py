@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 
 __all__ = ["Embedding"]
 

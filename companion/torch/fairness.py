@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 
 __all__ = ["group_error_rates", "error_gap", "group_balanced_weights", "group_balanced_sampler",
            "weighted_cross_entropy"]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.numpy._validation import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int
 from companion.numpy.fewshot import sample_episode
 from companion.torch.activations import ReLU, log_softmax
 from companion.torch.conv import Conv2d

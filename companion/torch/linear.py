@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 
 __all__ = ["Linear", "Flatten"]
 

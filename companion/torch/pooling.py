@@ -6,21 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import pair
+from companion.core.checks import pair
+from companion.core.shapes import ceil_margin, check_pool_padding, output_size_2d
 
 from .conv import check_image
 
 __all__ = ["MaxPool2d", "AvgPool2d"]
-
-
-def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """floor (or ceil) ((size + 2p - d (k - 1) - 1) / s) + 1, minus the last window if it
-    would start in the right padding (torch's ceil_mode rule)."""
-    span = size + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
 
 
 class _Pool2d(nn.Module):
@@ -32,9 +23,7 @@ class _Pool2d(nn.Module):
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride")
         self.padding = pair(padding, "padding", allow_zero=True)
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"padding must be at most half the kernel size {self.kernel_size}, "
-                             f"got padding={padding}")
+        check_pool_padding(self.padding, self.kernel_size)
         self.ceil_mode = bool(ceil_mode)
 
     def _geometry(self, x: torch.Tensor):
@@ -42,13 +31,10 @@ class _Pool2d(nn.Module):
         h, w = x.shape[-2:]
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
                                                   self.dilation)
-        h_out = _out_size(h, kh, sh, ph, dh, self.ceil_mode)
-        w_out = _out_size(w, kw, sw, pw, dw, self.ceil_mode)
-        if h_out < 1 or w_out < 1:
-            raise ValueError(f"input of shape {tuple(x.shape)} is too small for kernel_size="
-                             f"{self.kernel_size} with padding={self.padding}")
-        extra_h = max((h_out - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph), 0)
-        extra_w = max((w_out - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw), 0)
+        h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, self.padding,
+                                      self.dilation, self.ceil_mode, name="input")
+        extra_h = ceil_margin(h, h_out, kh, sh, ph, dh)
+        extra_w = ceil_margin(w, w_out, kw, sw, pw, dw)
         return h_out, w_out, (pw, pw + extra_w, ph, ph + extra_h)
 
     def _windows(self, x: torch.Tensor, pads, value: float) -> torch.Tensor:

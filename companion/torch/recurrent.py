@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 
 from .activations import relu, sigmoid, tanh
 from .dropout import dropout

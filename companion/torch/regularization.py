@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from companion.numpy._validation import real_number
+from companion.core.checks import real_number
 
 __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "penalized", "weight_norm",
            "near_zero_fraction"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.numpy._validation import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int
 
 __all__ = ["GaussianBandit", "reinforce_loss", "score_function_gradients", "train_reinforce"]
 

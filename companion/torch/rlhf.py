@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from companion.numpy._validation import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int
 
 __all__ = ["CountingOracle", "BagOfTokensReward", "bradley_terry_loss", "dpo_loss",
            "ppo_clip_loss", "kl_penalised_rewards", "kl_regularised_optimum",

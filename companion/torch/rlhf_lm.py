@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.numpy._validation import as_rng, positive_int, real_number
+from companion.core.checks import as_rng, positive_int, real_number
 from companion.torch.rlhf import dpo_loss, kl_penalised_rewards, ppo_clip_loss
 
 __all__ = ["sample_responses", "rl_finetune", "dpo_finetune", "char_entropy",

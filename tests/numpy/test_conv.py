@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.numpy.conv import Conv2d, col2im, conv_output_size, im2col
+from companion.core.shapes import output_size_2d
+from companion.numpy.conv import Conv2d, col2im, im2col
 from tests.parity import assert_close, check_layer, random_array, to_torch
 
 
@@ -117,7 +118,7 @@ WINDOWS = [  # (kernel_size, stride, padding, dilation)
 def test_im2col_is_torch_unfold(kernel, stride, padding, dilation):
     x = random_array((2, 3, 7, 6), seed=8)
     cols = im2col(x, kernel, stride, padding, dilation)
-    h_out, w_out = conv_output_size(x.shape, kernel, stride, padding, dilation)
+    h_out, w_out = output_size_2d(x.shape, kernel, stride, padding, dilation)
     assert cols.shape == (2, 3) + kernel + (h_out, w_out)
     unfolded = torch.nn.functional.unfold(to_torch(x), kernel, dilation, padding, stride)
     assert_close(cols.reshape(2, -1, h_out * w_out), unfolded, "im2col against unfold")
@@ -126,7 +127,7 @@ def test_im2col_is_torch_unfold(kernel, stride, padding, dilation):
 @pytest.mark.parametrize("kernel, stride, padding, dilation", WINDOWS)
 def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, dilation):
     x_shape = (2, 3, 7, 6)
-    h_out, w_out = conv_output_size(x_shape, kernel, stride, padding, dilation)
+    h_out, w_out = output_size_2d(x_shape, kernel, stride, padding, dilation)
     a = random_array((2, 3) + kernel + (h_out, w_out), seed=9)
     b = random_array(x_shape, seed=10)
     back = col2im(a, x_shape, kernel, stride, padding, dilation)
@@ -168,11 +169,11 @@ def test_bad_inputs_are_named():
         Conv2d(1, 1, 3, padding=1, dilation=2).forward(np.zeros((1, 1, 2, 2)))
     with pytest.raises(TypeError, match="x must be a numeric array, got list with dtype <U1"):
         layer.forward([["a"]])
-    with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
+    with pytest.raises(RuntimeError, match="Conv2d.backward was called before forward"):
         layer.backward(np.zeros((1, 4, 6, 6)))
     layer.forward(np.zeros((1, 3, 8, 8)))
-    with pytest.raises(ValueError, match=r"grad_output must have the output's shape "
-                                         r"\(1, 4, 6, 6\), got \(1, 4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"grad_output must have the shape of Conv2d's "
+                                         r"output \(1, 4, 6, 6\), got \(1, 4, 8, 8\)"):
         layer.backward(np.zeros((1, 4, 8, 8)))
 
 

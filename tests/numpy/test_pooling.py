@@ -137,11 +137,11 @@ def test_bad_inputs_are_named(layer):
                                          r"padding must be at least the dilated kernel size 3, "
                                          r"got 2 \+ 2 \* 0 = 2"):
         pool.forward(np.zeros((1, 1, 2, 8)))
-    with pytest.raises(RuntimeError, match=f"{layer.__name__}.backward called before forward"):
+    with pytest.raises(RuntimeError, match=f"{layer.__name__}.backward was called before forward"):
         pool.backward(np.zeros((1, 1, 2, 2)))
     pool.forward(np.zeros((1, 1, 6, 6)))
-    with pytest.raises(ValueError, match=r"grad_output must have the output's shape "
-                                         r"\(1, 1, 2, 2\), got \(1, 1, 3, 3\)"):
+    with pytest.raises(ValueError, match=rf"grad_output must have the shape of {layer.__name__}'s "
+                                         r"output \(1, 1, 2, 2\), got \(1, 1, 3, 3\)"):
         pool.backward(np.zeros((1, 1, 3, 3)))
     with pytest.raises(ValueError, match=r"padding must be at most half of kernel_size \(3, 3\), "
                                          r"got padding \(2, 2\)"):

@@ -83,7 +83,7 @@ def test_conv2d_rejects_bad_input():
         conv(torch.zeros(1, 2, 5, 5))
     with pytest.raises(ValueError, match="input must have 3 or 4 dimensions"):
         conv(torch.zeros(5, 5))
-    with pytest.raises(ValueError, match="smaller than the dilated kernel"):
+    with pytest.raises(ValueError, match="input is too small for the kernel along H"):
         conv(torch.zeros(1, 3, 2, 2))
     with pytest.raises(ValueError, match="padding='same' needs stride 1"):
         Conv2d(3, 4, 3, stride=2, padding="same")
@@ -122,9 +122,9 @@ def test_avg_pool2d(kwargs, shape):
 
 
 def test_pooling_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="padding must be at most half the kernel size"):
+    with pytest.raises(ValueError, match="padding must be at most half of kernel_size"):
         MaxPool2d(2, padding=2)
-    with pytest.raises(ValueError, match="too small for kernel_size"):
+    with pytest.raises(ValueError, match="input is too small for the kernel along H"):
         AvgPool2d(4)(torch.zeros(1, 1, 3, 3))
 
 

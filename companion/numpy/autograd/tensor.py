@@ -17,8 +17,8 @@ import numbers
 
 import numpy as np
 
-from companion.numpy import functional as F
-from companion.numpy._validation import as_float_array, as_index_array, real_number
+from companion.core import functional as F
+from companion.core.checks import as_float_array, as_index_array, real_number
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

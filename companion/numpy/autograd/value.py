@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from companion.numpy._validation import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int
 
 
 class Value:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 from companion.torch.activations import ReLU
 from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.torch.losses import BCEWithLogitsLoss
 from companion.torch.models.mlp import mlp
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.torch.activations import log_softmax
 from companion.torch.models.backbone import TransformerLM, adamw, check_sizes, warmup_cosine
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.torch.activations import ReLU
 from companion.torch.dropout import Dropout
 from companion.torch.linear import Flatten, Linear

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 from companion.torch.activations import ReLU
 from companion.torch.linear import Linear
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
 from companion.torch.recurrent import GRU

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 from companion.torch.linear import Linear
 
 __all__ = ["BodyHead", "freeze", "trainable_parameters"]

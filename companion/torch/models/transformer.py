@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.torch.activations import GELU
 from companion.torch.attention import masked_softmax
 from companion.torch.dropout import Dropout, dropout

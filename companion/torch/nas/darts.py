@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import positive_int, real_number
+from companion.core.checks import positive_int, real_number
 from companion.torch.nas.space import OPS, CellNetwork, edges, make_op
 from companion.torch.training import seed_everything
 

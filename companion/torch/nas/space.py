@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.numpy._validation import positive_int
+from companion.core.checks import positive_int
 from companion.torch.activations import ReLU
 from companion.torch.linear import Linear
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from companion.numpy._validation import as_rng, positive_int
-from companion.numpy.functional import softmax
+from companion.core.checks import as_rng, positive_int
+from companion.core.functional import softmax
 
 __all__ = ["SearchResult", "random_genotype", "mutate", "random_search",
            "regularized_evolution", "reinforce_controller"]
