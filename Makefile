@@ -1,5 +1,6 @@
 # Two commands do all the set-up: `make book` builds the executed book, `make test` runs every test.
-# Both create or reuse the virtual environment in .venv and are safe to run again.
+# Both create or reuse the virtual environment in .venv and are safe to run again; so does
+# `make lab`, which opens the chapters as notebooks in JupyterLab.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,12 +9,16 @@ STAMP := $(VENV)/.installed
 JOBS ?= auto
 
 MERMAID := _build/static/mermaid
+# jupytext's default viewer, set in this environment only (not in the user's Jupyter settings)
+LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
+LAB_PORT ?= 8888
+REMOTE ?= origin
 
-.PHONY: book test bench serve constraints clean
+.PHONY: book notebooks publish-notebooks lab test bench serve constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,lab,test]"
 	touch $(STAMP)
 
 # Mermaid comes from the npm registry (package.json pins it) and is served by the book itself.
@@ -26,8 +31,27 @@ $(MERMAID)/mermaid.esm.min.mjs: node_modules/.package-lock.json
 	cp node_modules/mermaid/dist/chunks/mermaid.esm.min/*.mjs $(MERMAID)/chunks/mermaid.esm.min/
 
 ## book: build _build/html, executing every chapter; a warning or a failing cell fails the build
-book: $(STAMP) $(MERMAID)/mermaid.esm.min.mjs
+book: $(STAMP) $(MERMAID)/mermaid.esm.min.mjs notebooks
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --builder html
+
+## notebooks: one .ipynb per page in _build/notebooks (Colab, downloads), led by a cell that
+## installs the package where it is missing, as of the current commit
+notebooks: $(STAMP)
+	$(PY) _ext/notebooks.py write
+
+## publish-notebooks: commit those notebooks to the `notebooks` branch, where the Colab buttons
+## point, and push it to $(REMOTE) (after pushing the commit they install from)
+publish-notebooks: $(STAMP)
+	$(PY) _ext/notebooks.py publish --remote $(REMOTE)
+
+$(LAB_SETTINGS): $(STAMP)
+	$(VENV)/bin/jupytext-config --settings-file $@ set-default-viewer markdown myst
+
+## lab: JupyterLab on http://127.0.0.1:$(LAB_PORT); every page under book/ opens as a notebook,
+## and saving writes the page's MyST Markdown back. Extra options: LAB_ARGS="--no-browser"
+lab: $(STAMP) $(LAB_SETTINGS)
+	exec $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=. \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 ## test: build the book (cached), then run the whole suite: unit tests, every chapter under nbval, the browser check
 test: book

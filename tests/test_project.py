@@ -21,7 +21,8 @@ def test_every_page_in_book_is_in_the_toc_and_back():
 
 def test_binder_environment_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["book"])
+    extras = project["optional-dependencies"]
+    wanted = set(project["dependencies"]) | set(extras["book"]) | set(extras["lab"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     requirements = {line for line in pip_section if not line.startswith("-")}
