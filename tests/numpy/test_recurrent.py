@@ -20,18 +20,20 @@ KINDS = {
 
 
 def check_recurrent(kind, T, N, I, H, batch_first=False, with_hx=False, bias=True,
-                    unbatched=False, seed=0):
+                    unbatched=False, seed=0, num_layers=1, bidirectional=False, dropout=0.0):
     """Outputs, final states, input and initial-state gradients, parameter gradients agree."""
     ours_cls, torch_cls, extra = KINDS[kind]
     torch.manual_seed(seed)
-    theirs = torch_cls(I, H, bias=bias, batch_first=batch_first, **extra).double()
+    theirs = torch_cls(I, H, bias=bias, batch_first=batch_first, num_layers=num_layers,
+                       bidirectional=bidirectional, dropout=dropout, **extra).double().eval()
     ours = ours_cls.from_torch(theirs)
     is_lstm = kind == "lstm"
 
+    K = num_layers * (2 if bidirectional else 1)
     if unbatched:
-        x_shape, state_shape = (T, I), (1, H)
+        x_shape, state_shape = (T, I), (K, H)
     else:
-        x_shape, state_shape = ((N, T, I) if batch_first else (T, N, I)), (1, N, H)
+        x_shape, state_shape = ((N, T, I) if batch_first else (T, N, I)), (K, N, H)
     x = random_array(x_shape, seed + 1)
     x_t = to_torch(x, requires_grad=True)
     states = [random_array(state_shape, seed + 2 + k) for k in range(2 if is_lstm else 1)]
@@ -92,6 +94,83 @@ def test_parity_unbatched(kind, with_hx, batch_first):
     """An unbatched (T, I) sequence ignores batch_first, as in torch."""
     check_recurrent(kind, T=5, N=1, I=3, H=4, batch_first=batch_first, with_hx=with_hx,
                     unbatched=True)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("num_layers, bidirectional", [(2, False), (1, True), (3, True)])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_parity_stacked_and_bidirectional(kind, num_layers, bidirectional, with_hx):
+    """Stacked layers (dropout inactive in eval) and both directions match torch.nn."""
+    check_recurrent(kind, T=5, N=3, I=4, H=6, batch_first=True, with_hx=with_hx, seed=5,
+                    num_layers=num_layers, bidirectional=bidirectional,
+                    dropout=0.3 if num_layers > 1 else 0.0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_parity_stacked_unbatched_without_bias(kind):
+    ours = check_recurrent(kind, T=4, N=1, I=3, H=2, with_hx=True, bias=False, unbatched=True,
+                           num_layers=2, bidirectional=True)
+    assert sorted(ours.params) == sorted(f"weight_{w}_l{k}{d}" for w in ("ih", "hh")
+                                         for k in (0, 1) for d in ("", "_reverse"))
+
+
+def test_stacked_bidirectional_dropout_finite_differences():
+    """Training-mode dropout between layers: gradients match central differences (fixed masks)."""
+    lstm = LSTM(2, 3, num_layers=2, bidirectional=True, dropout=0.4, rng=0)
+    x, h0, c0 = random_array((3, 2, 2), 1), random_array((4, 2, 3), 2), random_array((4, 2, 3), 3)
+    p_out, p_h, p_c = (random_array(shape, k) for k, shape in
+                       ((4, (3, 2, 6)), (5, (4, 2, 3)), (6, (4, 2, 3))))
+
+    def loss():
+        lstm.rng = np.random.default_rng(7)  # the same dropout masks on every call
+        out, (h_n, c_n) = lstm.forward(x, (h0, c0))
+        return np.sum(p_out * out) + np.sum(p_h * h_n) + np.sum(p_c * c_n)
+
+    loss()
+    assert lstm._cache["masks"][1] is not None and not lstm._cache["masks"][1].all()
+    lstm.zero_grad()
+    grad_x, (grad_h0, grad_c0) = lstm.backward(p_out, p_h, p_c)
+    analytic = {"x": grad_x, "h0": grad_h0, "c0": grad_c0, **lstm.grads}
+    arrays = {"x": x, "h0": h0, "c0": c0, **lstm.params}
+    for name, array in arrays.items():
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            saved = array[index]
+            array[index] = saved + 1e-6
+            up = loss()
+            array[index] = saved - 1e-6
+            down = loss()
+            array[index] = saved
+            numeric[index] = (up - down) / 2e-6
+        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_dropout_acts_between_layers_in_training_only(cls):
+    x = random_array((4, 3, 2), 0)
+    layer = cls(2, 5, num_layers=2, dropout=1.0, rng=0)
+    second = cls(5, 5, rng=0)
+    second.load_state_dict({name.replace("_l1", "_l0"): value for name, value in
+                            layer.params.items() if "_l1" in name})
+    out, _ = layer.forward(x)  # dropout 1 zeroes every input of the second layer
+    np.testing.assert_allclose(out, second.forward(np.zeros((4, 3, 5)))[0], rtol=1e-12)
+    grad_x = layer.backward(random_array(out.shape, 1))
+    assert not grad_x.any()  # nothing reaches the input through zeroed units
+    layer.eval()
+    assert not np.allclose(layer.forward(x)[0], out)
+
+
+def test_stacked_gates_have_a_leading_layer_axis():
+    gru = GRU(2, 3, num_layers=2, bidirectional=True, batch_first=True, rng=0)
+    out, h_n = gru.forward(random_array((4, 5, 2), 0))
+    gates = gru.gates
+    assert {k: v.shape for k, v in gates.items()} == {k: (4, 4, 5, 3)
+                                                      for k in ("reset", "update", "new")}
+    # layer 1, reverse direction (k = 3) reads time backwards: its h_t follows from h_{t+1}
+    z, n, h = gates["update"][3], gates["new"][3], out[:, :, 3:]  # (N, T, H) each
+    np.testing.assert_allclose(h[:, :-1], (1 - z[:, :-1]) * n[:, :-1] + z[:, :-1] * h[:, 1:],
+                               rtol=1e-12)
+    np.testing.assert_allclose(h[:, 0], h_n[3], rtol=1e-12)
 
 
 @settings(max_examples=12, deadline=None)
@@ -235,17 +314,17 @@ def test_bad_backward_calls():
 def test_bad_configuration():
     with pytest.raises(ValueError, match=r"nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match=r"num_layers must be 1 .*got 2"):
-        LSTM(3, 4, num_layers=2)
-    with pytest.raises(ValueError, match=r"bidirectional must be False"):
-        GRU(3, 4, bidirectional=True)
-    with pytest.raises(ValueError, match=r"dropout must be 0 .*got 0.5"):
-        GRU(3, 4, dropout=0.5)
+    with pytest.raises(ValueError, match=r"num_layers must be positive, got 0"):
+        LSTM(3, 4, num_layers=0)
+    with pytest.raises(TypeError, match=r"bidirectional must be True or False, got int 1"):
+        GRU(3, 4, bidirectional=1)
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0.0, 1.0\], got 1.5"):
+        GRU(3, 4, dropout=1.5)
     with pytest.raises(ValueError, match=r"proj_size must be 0 .*got 2"):
         LSTM(3, 4, proj_size=2)
     with pytest.raises(ValueError, match=r"hidden_size must be positive, got 0"):
         RNN(3, 0)
     with pytest.raises(TypeError, match=r"batch_first must be True or False, got str 'yes'"):
         RNN(3, 4, batch_first="yes")
-    with pytest.raises(ValueError, match=r"num_layers must be 1"):
-        LSTM.from_torch(torch.nn.LSTM(3, 4, num_layers=2))
+    with pytest.raises(ValueError, match=r"proj_size must be 0"):
+        LSTM.from_torch(torch.nn.LSTM(3, 4, proj_size=2))

@@ -9,7 +9,7 @@ from companion.numpy.recurrent.stepping import Recurrent
 
 
 class GRU(Recurrent):
-    """Gated recurrent unit layer, as ``torch.nn.GRU`` with one layer.
+    """Gated recurrent unit layer, as ``torch.nn.GRU`` with any number of layers and directions.
 
     With input projections x_t W_ih^T + b_ih = (x_r, x_z, x_n) and hidden projections
     h_{t-1} W_hh^T + b_hh = (h_r, h_z, h_n), in torch's order:
@@ -21,10 +21,11 @@ class GRU(Recurrent):
     Args:
         input_size: I, features per time step.
         hidden_size: H, size of the hidden state.
-        num_layers: must be 1.
-        bias: whether to learn ``bias_ih_l0`` and ``bias_hh_l0`` (3H,).
+        num_layers: L, layers stacked; layer k > 0 reads the outputs of layer k - 1.
+        bias: whether to learn ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (3H,).
         batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
-        dropout, bidirectional: accepted for torch's signature; must be 0 and False.
+        dropout: probability of zeroing each input of layers 1 .. L - 1 in training.
+        bidirectional: also run every layer backwards in time (D = 2 directions).
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 
     After ``forward``, :attr:`gates` holds the per-step activations for inspection and plots:
@@ -66,10 +67,11 @@ class GRU(Recurrent):
 
         Args:
             input: (T, N, I), or (N, T, I) if ``batch_first``, or unbatched (T, I).
-            hx: optional h_0 (1, N, H) (or (1, H) unbatched); zeros if None.
+            hx: optional h_0 (L D, N, H) (or (L D, H) unbatched); zeros if None.
 
         Returns:
-            ``(output, h_n)``: every h_t, (T, N, H) / (N, T, H) / (T, H), and the last, (1, N, H).
+            ``(output, h_n)``: the last layer's h_t for every t, (T, N, D H) / (N, T, D H) /
+            (T, D H), and every layer's and direction's final state, (L D, N, H).
         """
         output, (h_n,) = self._forward(input, (hx,))
         return output, h_n
@@ -79,7 +81,7 @@ class GRU(Recurrent):
 
         Args:
             grad_output: gradient of the loss w.r.t. ``output``, same shape.
-            grad_h_n: optional gradient w.r.t. ``h_n`` (1, N, H).
+            grad_h_n: optional gradient w.r.t. ``h_n`` (L D, N, H).
 
         Returns:
             ``grad_input`` (the input's shape), or ``(grad_input, grad_hx)`` if forward got hx.

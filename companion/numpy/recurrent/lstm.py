@@ -11,7 +11,7 @@ from companion.numpy.recurrent.stepping import Recurrent
 
 
 class LSTM(Recurrent):
-    """Long short-term memory layer, as ``torch.nn.LSTM`` with one layer.
+    """Long short-term memory layer, as ``torch.nn.LSTM`` with any number of layers and directions.
 
     With pre-activations a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh split into four blocks
     of size H in torch's order:
@@ -23,10 +23,12 @@ class LSTM(Recurrent):
     Args:
         input_size: I, features per time step.
         hidden_size: H, size of the hidden and cell states.
-        num_layers: must be 1.
-        bias: whether to learn ``bias_ih_l0`` and ``bias_hh_l0`` (4H,).
+        num_layers: L, layers stacked; layer k > 0 reads the outputs of layer k - 1.
+        bias: whether to learn ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (4H,).
         batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
-        dropout, bidirectional, proj_size: accepted for torch's signature; must be 0, False, 0.
+        dropout: probability of zeroing each input of layers 1 .. L - 1 in training.
+        bidirectional: also run every layer backwards in time (D = 2 directions).
+        proj_size: accepted for torch's signature; must be 0 (no projection).
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 
     After ``forward``, :attr:`gates` holds the per-step activations for inspection and plots:
@@ -81,11 +83,11 @@ class LSTM(Recurrent):
 
         Args:
             input: (T, N, I), or (N, T, I) if ``batch_first``, or unbatched (T, I).
-            hx: optional tuple ``(h_0, c_0)``, each (1, N, H) (or (1, H)); zeros if None.
+            hx: optional tuple ``(h_0, c_0)``, each (L D, N, H) (or (L D, H)); zeros if None.
 
         Returns:
-            ``(output, (h_n, c_n))``: every h_t, (T, N, H) / (N, T, H) / (T, H), and the final
-            hidden and cell states, each (1, N, H).
+            ``(output, (h_n, c_n))``: the last layer's h_t for every t, (T, N, D H) / (N, T, D H)
+            / (T, D H), and every layer's and direction's final states, each (L D, N, H).
         """
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"hx must be a tuple (h_0, c_0) for LSTM, got {type(hx).__name__}")
@@ -97,7 +99,7 @@ class LSTM(Recurrent):
 
         Args:
             grad_output: gradient of the loss w.r.t. ``output``, same shape.
-            grad_h_n, grad_c_n: optional gradients w.r.t. ``h_n`` and ``c_n``, each (1, N, H).
+            grad_h_n, grad_c_n: optional gradients w.r.t. ``h_n`` and ``c_n``, each (L D, N, H).
 
         Returns:
             ``grad_input`` (the input's shape), or ``(grad_input, (grad_h_0, grad_c_0))`` if

@@ -10,9 +10,12 @@ it, back-propagation through time, and the weight gradients as one matmul each a
 Subclasses (:class:`~companion.numpy.recurrent.RNN`, ``LSTM``, ``GRU``) write only the cell's
 equations (``_cell``) and their derivatives (``_cell_backward``).
 
-Parameters carry torch's names and layout: ``weight_ih_l0`` (G H, I), ``weight_hh_l0`` (G H, H),
-``bias_ih_l0`` and ``bias_hh_l0`` (G H,), the G gate blocks stacked in torch's order, so weights
-copy to and from ``torch.nn`` without transposes.
+Layers stack (``num_layers``): layer k > 0 reads the outputs of layer k - 1, through dropout in
+training. A bidirectional layer runs a second cell backwards in time and concatenates the two
+outputs. Parameters carry torch's names and layout: for layer k (and ``_reverse`` for the backward
+direction) ``weight_ih_l{k}`` (G H, I_k), ``weight_hh_l{k}`` (G H, H), ``bias_ih_l{k}`` and
+``bias_hh_l{k}`` (G H,), the G gate blocks stacked in torch's order, so weights copy to and from
+``torch.nn`` without transposes. I_0 = I, and I_k = D H after it (D = 2 if bidirectional, else 1).
 """
 
 from __future__ import annotations
@@ -40,38 +43,36 @@ class Recurrent(Module):
         super().__init__()
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
-        num_layers = positive_int(num_layers, "num_layers")
-        name = type(self).__name__
-        if num_layers != 1:
-            raise ValueError(f"num_layers must be 1 (the scratch {name} has a single layer; "
-                             f"stack layers yourself), got {num_layers}")
-        if real_number(dropout, "dropout", 0.0, 1.0) != 0.0:
-            raise ValueError(f"dropout must be 0 (it only acts between stacked layers, and the "
-                             f"scratch {name} has one), got {dropout}")
+        self.num_layers = positive_int(num_layers, "num_layers")
+        self.dropout = real_number(dropout, "dropout", 0.0, 1.0)
         for flag, value in (("bias", bias), ("batch_first", batch_first),
                             ("bidirectional", bidirectional)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{flag} must be True or False, got {type(value).__name__} "
                                 f"{value!r}")
-        if bidirectional:
-            raise ValueError(f"bidirectional must be False (the scratch {name} runs forward in "
-                             f"time only), got True")
-        self.num_layers = 1
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
-        self.dropout = 0.0
-        self.bidirectional = False
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
 
-        # torch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))
-        rng = as_rng(rng)
-        H, I, G = self.hidden_size, self.input_size, self._gate_count
+        # torch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), drawn in torch's order
+        self.rng = as_rng(rng)  # also draws the dropout masks between layers
+        H, G = self.hidden_size, self._gate_count
         bound = 1.0 / np.sqrt(H)
-        self.add_param("weight_ih_l0", rng.uniform(-bound, bound, (G * H, I)))
-        self.add_param("weight_hh_l0", rng.uniform(-bound, bound, (G * H, H)))
-        if self.bias:
-            self.add_param("bias_ih_l0", rng.uniform(-bound, bound, G * H))
-            self.add_param("bias_hh_l0", rng.uniform(-bound, bound, G * H))
+        for k, suffix in enumerate(self._suffixes()):
+            layer_input = self.input_size if k < self.num_directions else H * self.num_directions
+            self.add_param(f"weight_ih{suffix}",
+                           self.rng.uniform(-bound, bound, (G * H, layer_input)))
+            self.add_param(f"weight_hh{suffix}", self.rng.uniform(-bound, bound, (G * H, H)))
+            if self.bias:
+                self.add_param(f"bias_ih{suffix}", self.rng.uniform(-bound, bound, G * H))
+                self.add_param(f"bias_hh{suffix}", self.rng.uniform(-bound, bound, G * H))
         self._cache = None
+
+    def _suffixes(self) -> list[str]:
+        """'_l0', '_l0_reverse', '_l1', ...: one per (layer, direction), in h_n's order."""
+        directions = ("", "_reverse")[:self.num_directions]
+        return [f"_l{layer}{d}" for layer in range(self.num_layers) for d in directions]
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -82,7 +83,7 @@ class Recurrent(Module):
 
     # -- the cell: written by each subclass ------------------------------------------------------
     def _cell(self, gi: np.ndarray, gh: np.ndarray, state: tuple) -> tuple[tuple, dict]:
-        """One step: projections gi, gh (N, G H) and the state -> (next state, saved for backward)."""
+        """One step: projections gi, gh (N, G H) and the state -> (next state, saved values)."""
         raise NotImplementedError
 
     def _cell_backward(self, d_state: tuple, saved: dict) -> tuple:
@@ -94,12 +95,12 @@ class Recurrent(Module):
         raise NotImplementedError
 
     # -- the loop over time and its backward -----------------------------------------------------
-    def _weights(self, suffix: str = "_l0"):
+    def _weights(self, suffix: str):
         p = self._params
         return (p[f"weight_ih{suffix}"], p[f"weight_hh{suffix}"], p.get(f"bias_ih{suffix}"),
                 p.get(f"bias_hh{suffix}"))
 
-    def _unroll(self, x: np.ndarray, state: tuple, suffix: str = "_l0"):
+    def _unroll(self, x: np.ndarray, state: tuple, suffix: str):
         """Run the cell over x (T, N, I) from ``state``; return outputs (T, N, H), state, tape."""
         w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
         T, N, I = x.shape
@@ -119,8 +120,7 @@ class Recurrent(Module):
             outputs[t] = state[0]
         return outputs, state, dict(x=x, h_prev=h_prev, saved=saved)
 
-    def _unroll_backward(self, grad_outputs: np.ndarray, d_state: tuple, tape: dict,
-                         suffix: str = "_l0"):
+    def _unroll_backward(self, grad_outputs: np.ndarray, d_state: tuple, tape: dict, suffix: str):
         """Back-propagate through time; add weight gradients; return d_x (T, N, I), d_state_0."""
         w_ih, w_hh, b_ih, _ = self._weights(suffix)
         x, h_prev = tape["x"], tape["h_prev"]
@@ -141,44 +141,88 @@ class Recurrent(Module):
             self._grads[f"bias_hh{suffix}"] += d_gh.sum(axis=0)
         return (d_gi @ w_ih).reshape(T, N, I), d_state
 
-    # -- forward and backward in the caller's layout ----------------------------------------------
+    # -- the stack of layers and directions, in the caller's layout -----------------------------
     def _forward(self, input, states: tuple):
-        """Shared forward: (output, final states), each state (1, N, H) or (1, H) unbatched."""
+        """Shared forward: (output, final states), each state (K, N, H) or (K, H) unbatched.
+
+        K = num_layers * D indexes (layer, direction) as in torch: k = layer * D + direction.
+        """
         x, batched = self._time_major_input(input)
         T, N, _ = x.shape
-        state = tuple(np.zeros((N, self.hidden_size)) if value is None
-                      else self._state(value, name, N, batched)
-                      for name, value in zip(self._state_names, states))
-        outputs, final, tape = self._unroll(x, state)
-        self._cache = dict(tape=tape, batched=batched, has_hx=states[0] is not None)
+        K, D, H = self.num_layers * self.num_directions, self.num_directions, self.hidden_size
+        initial = [np.zeros((K, N, H)) if value is None else self._state(value, name, N, batched)
+                   for name, value in zip(self._state_names, states)]
+        tapes, masks, finals = [], [], []
+        for layer in range(self.num_layers):
+            mask = None
+            if layer > 0 and self.training and self.dropout > 0:  # dropout between layers
+                keep = self.rng.random(x.shape) >= self.dropout
+                mask = keep / (1.0 - self.dropout) if self.dropout < 1 else np.zeros(x.shape)
+                x = x * mask
+            masks.append(mask)
+            outputs = []
+            for direction in range(D):
+                k = layer * D + direction
+                x_dir = x[::-1] if direction else x  # the reverse direction reads time backwards
+                out, final, tape = self._unroll(x_dir, tuple(s[k] for s in initial),
+                                                self._suffixes()[k])
+                outputs.append(out[::-1] if direction else out)
+                tapes.append(tape)
+                finals.append(final)
+            x = np.concatenate(outputs, axis=-1)  # (T, N, D H)
+        self._cache = dict(tapes=tapes, masks=masks, batched=batched, shape=(T, N),
+                           has_hx=states[0] is not None)
         shape = self._state_shape(N, batched)
-        return self._user_layout(outputs, batched), tuple(s.reshape(shape).copy() for s in final)
+        final_states = tuple(np.stack([f[s] for f in finals]).reshape(shape)  # (K, N, H)
+                             for s in range(len(self._state_names)))
+        return self._user_layout(x, batched), final_states
 
     def _backward(self, grad_output, grad_finals: tuple):
         """Shared backward: grad_input and the initial states' gradients (None without hx)."""
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        tape, batched = self._cache["tape"], self._cache["batched"]
-        T, N, _ = tape["x"].shape
-        grad = self._time_major_grad(grad_output, "grad_output", batched, T, N)
-        d_final = tuple(np.zeros((N, self.hidden_size)) if value is None
-                        else self._state(value, f"grad_{name[0]}_n", N, batched).copy()
-                        for name, value in zip(self._state_names, grad_finals))
-        grad_x, d_state = self._unroll_backward(grad, d_final, tape)
-        grad_x = self._user_layout(grad_x, batched)
+        tapes, masks, batched = self._cache["tapes"], self._cache["masks"], self._cache["batched"]
+        T, N = self._cache["shape"]
+        D, H = self.num_directions, self.hidden_size
+        grad = self._time_major_grad(grad_output, "grad_output", batched, T, N)  # (T, N, D H)
+        d_final = [np.zeros((len(tapes), N, H)) if value is None
+                   else self._state(value, f"grad_{name[0]}_n", N, batched)
+                   for name, value in zip(self._state_names, grad_finals)]
+        d_initial = [np.empty((len(tapes), N, H)) for _ in self._state_names]
+        for layer in range(self.num_layers - 1, -1, -1):
+            grad_x = 0.0
+            for direction in range(D):
+                k = layer * D + direction
+                g = grad[..., direction * H:(direction + 1) * H]  # (T, N, H)
+                d_x, d_state = self._unroll_backward(g[::-1] if direction else g,
+                                                     tuple(d[k] for d in d_final), tapes[k],
+                                                     self._suffixes()[k])
+                grad_x = grad_x + (d_x[::-1] if direction else d_x)
+                for d_init, d in zip(d_initial, d_state):
+                    d_init[k] = d
+            grad = grad_x if masks[layer] is None else grad_x * masks[layer]
+        grad_x = self._user_layout(grad, batched)
         if not self._cache["has_hx"]:
             return grad_x, None
         shape = self._state_shape(N, batched)
-        return grad_x, tuple(np.reshape(d, shape) for d in d_state)
+        return grad_x, tuple(d.reshape(shape) for d in d_initial)
 
     @property
     def gates(self) -> dict[str, np.ndarray]:
-        """Per-step gate activations of the last forward, each (N, T, H) (N = 1 unbatched)."""
+        """Per-step gate activations of the last forward, each (N, T, H) (N = 1 unbatched).
+
+        A stacked or bidirectional layer gives (K, N, T, H), K = num_layers * D as in h_n.
+        """
         if self._cache is None:
             return {}
-        saved = self._cache["tape"]["saved"]
-        return {name: np.stack([step[key] for step in saved], axis=1)  # (N, T, H)
-                for name, key in self._gate_keys.items()}
+        found = {}
+        for name, key in self._gate_keys.items():
+            per_cell = []
+            for k, tape in enumerate(self._cache["tapes"]):
+                steps = tape["saved"][::-1] if k % self.num_directions else tape["saved"]
+                per_cell.append(np.stack([step[key] for step in steps], axis=1))  # (N, T, H)
+            found[name] = per_cell[0] if len(per_cell) == 1 else np.stack(per_cell)
+        return found
 
     # -- layouts ---------------------------------------------------------------------------------
     def _time_major_input(self, input) -> tuple[np.ndarray, bool]:
@@ -198,16 +242,18 @@ class Recurrent(Module):
         return x, batched
 
     def _state_shape(self, batch: int, batched: bool) -> tuple[int, ...]:
-        return (1, batch, self.hidden_size) if batched else (1, self.hidden_size)
+        K = self.num_layers * self.num_directions
+        return (K, batch, self.hidden_size) if batched else (K, self.hidden_size)
 
     def _state(self, value, name: str, batch: int, batched: bool) -> np.ndarray:
-        """An initial state (1, N, H) (or (1, H) unbatched) as an (N, H) array."""
+        """A state (K, N, H) (or (K, H) unbatched) as a (K, N, H) array."""
         shape = self._state_shape(batch, batched)
         state = as_float_array(value, name)
         if state.shape != shape:
-            layout = "(num_layers=1, N, H)" if batched else "(num_layers=1, H) for unbatched input"
+            layout = ("(num_layers * num_directions, N, H)" if batched
+                      else "(num_layers * num_directions, H) for unbatched input")
             raise ValueError(f"{name} must have shape {shape} {layout}, got {state.shape}")
-        return state.reshape(batch, self.hidden_size)
+        return state.reshape(shape[0], batch, self.hidden_size)
 
     def _user_layout(self, array: np.ndarray, batched: bool) -> np.ndarray:
         """A (T, N, X) array in the caller's layout, as a fresh contiguous copy."""
@@ -218,17 +264,18 @@ class Recurrent(Module):
         return array.copy()  # (T, N, X)
 
     def _time_major_grad(self, grad, name: str, batched: bool, T: int, N: int) -> np.ndarray:
-        """The upstream gradient of the output as (T, N, H)."""
-        H = self.hidden_size
+        """The upstream gradient of the output as (T, N, D H)."""
+        H = self.hidden_size * self.num_directions
         shape = (T, N, H) if not self.batch_first else (N, T, H)
         shape = shape if batched else (T, H)
         grad = as_float_array(grad, name)
         if grad.shape != shape:
             raise ValueError(f"{name} must have the output's shape {shape}, got {grad.shape}")
         if not batched:
-            return grad[:, None, :]  # (T, 1, H)
-        return grad.transpose(1, 0, 2) if self.batch_first else grad  # (T, N, H)
+            return grad[:, None, :]  # (T, 1, D H)
+        return grad.transpose(1, 0, 2) if self.batch_first else grad  # (T, N, D H)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"batch_first={self.batch_first})")
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
+                f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
+                f"dropout={self.dropout}, bidirectional={self.bidirectional})")
