@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings, strategies as st
 
-from companion.numpy.autograd import Tensor, concatenate, cross_entropy, stack, unbroadcast
+from companion.numpy.autograd import (Tensor, Value, concatenate, cross_entropy, stack, to_mermaid,
+                                      trace, unbroadcast)
 from tests.parity import assert_close, random_array, to_torch
 
 
@@ -280,6 +281,24 @@ def test_backward_twice_accumulates_on_leaves_like_torch():
     assert_close(w.grad, 1.5 * w_t.grad.numpy(), "w after three passes")
     w.zero_grad()
     assert w.grad is None
+
+
+def test_both_engines_share_one_graph_walk_and_one_gradient_rule():
+    w, x = Tensor(np.ones((2, 3)), requires_grad=True), np.arange(3.0)
+    out = (w @ x).tanh().sum()
+    nodes, edges = trace(out)
+    assert nodes[-1] is out and w in nodes and len(edges) == 4  # w, x -> @ -> tanh -> sum
+    text = to_mermaid(out)
+    assert '"shape (2, 3)"' in text and '(("@"))' in text and '(("tanh"))' in text
+    v = Value(0.5)
+    for engine_leaf, loss in ((w, lambda: (w @ x).tanh().sum()), (v, lambda: (v * v).tanh())):
+        loss().backward()
+        first = np.array(engine_leaf.grad, dtype=float)
+        loss().backward()                                     # leaves accumulate
+        np.testing.assert_allclose(engine_leaf.grad, 2 * first)
+        engine_leaf.zero_grad()                               # and are cleared explicitly
+        loss().backward()
+        np.testing.assert_allclose(engine_leaf.grad, first)
 
 
 def test_leaf_gradient_is_a_writable_copy():

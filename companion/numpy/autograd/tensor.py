@@ -3,12 +3,13 @@
 A :class:`Tensor` holds a float64 array. Every operation on tensors that require gradients
 returns a new tensor that remembers its operands and a ``backward(grad)`` function: given
 d(out)/d(result), it sends d(out)/d(operand) to each operand. Where an operation broadcast an
-operand, :func:`unbroadcast` sums the gradient back to that operand's shape.
+operand, :func:`~companion.numpy.autograd.broadcasting.unbroadcast` sums the gradient back to
+that operand's shape.
 
-Gradients accumulate, as in torch: a leaf (a tensor made by the user, such as a weight) *adds*
-each new gradient into ``grad``, so calling ``backward`` twice doubles it; call
-:meth:`Tensor.zero_grad` on every parameter before the next step. Interior nodes hold the
-gradient of the latest backward pass. ``grad`` is ``None`` until a backward pass reaches the tensor.
+Gradients follow the rule of :mod:`companion.numpy.autograd.graph`, as in torch: interior nodes
+hold the gradient of the latest backward pass, leaves (such as weights) accumulate, and
+:meth:`Tensor.zero_grad` clears one before the next step. ``grad`` is ``None`` until a backward
+pass reaches the tensor.
 """
 
 from __future__ import annotations
@@ -18,21 +19,9 @@ import numbers
 import numpy as np
 
 from companion.core import functional as F
-from companion.core.checks import as_float_array, as_index_array, real_number
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, so it takes ``shape``.
-
-    Broadcasting copies an operand along those axes, so each copy's gradient adds up.
-    """
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))                 # axes added in front
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)            # axes stretched from 1
-    return grad
+from companion.core.checks import as_float_array, real_number
+from companion.numpy.autograd.broadcasting import broadcasts_to, unbroadcast
+from companion.numpy.autograd.graph import topological_order
 
 
 class Tensor:
@@ -281,7 +270,7 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
-        if not _broadcasts_to(mask.shape, self.shape):
+        if not broadcasts_to(mask.shape, self.shape):
             raise ValueError(f"mask must broadcast to the tensor's shape {self.shape}, "
                              f"got shape {mask.shape}")
         value = real_number(value, "value")
@@ -372,7 +361,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"grad must have the output's shape {self.shape}, "
                                  f"got {grad.shape}")
-        order = _topological_order(self)
+        order = topological_order(self)
         for node in order:
             if not node.is_leaf:
                 node.grad = None                    # interior gradients: recomputed every pass
@@ -380,58 +369,6 @@ class Tensor:
         for node in reversed(order):                # every consumer before what it consumed
             if not node.is_leaf:
                 node._backward(node.grad)
-
-
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``; each gets its own slice of the gradient."""
-    tensors = [_lift(t, "tensors") for t in tensors]
-    if not tensors:
-        raise ValueError("concatenate needs at least one tensor, got none")
-    data = np.concatenate([t.data for t in tensors], axis=axis)
-    ends = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-
-    def backward(grad):
-        for t, part in zip(tensors, np.split(grad, ends, axis=axis)):
-            t._send(part)
-    return _result(data, tuple(tensors), "concatenate", backward)
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new ``axis``; each gets its own slice of the gradient."""
-    tensors = [_lift(t, "tensors") for t in tensors]
-    if not tensors:
-        raise ValueError("stack needs at least one tensor, got none")
-    data = np.stack([t.data for t in tensors], axis=axis)
-
-    def backward(grad):
-        for t, part in zip(tensors, np.moveaxis(grad, axis, 0)):
-            t._send(part)
-    return _result(data, tuple(tensors), "stack", backward)
-
-
-def cross_entropy(logits, targets) -> Tensor:
-    """Mean negative log-likelihood of integer class ``targets`` under softmax(``logits``).
-
-    loss = -(1/N) sum_n log softmax(logits_n)[targets_n], with log-sum-exp inside.
-
-    Args:
-        logits: Tensor (N, C), or (..., C) such as a language model's (B, T, V).
-        targets: integer array (N,) or (...) with values in [0, C).
-
-    Returns:
-        A scalar Tensor.
-    """
-    logits = _lift(logits, "logits")
-    if logits.ndim < 1:
-        raise ValueError(f"logits must have a class axis (N, C), got shape {logits.shape}")
-    classes = logits.shape[-1]
-    targets = as_index_array(targets, "targets", upper=classes)
-    if targets.shape != logits.shape[:-1]:
-        raise ValueError(f"targets must have shape {logits.shape[:-1]} to match logits "
-                         f"{logits.shape}, got {targets.shape}")
-    log_probs = logits.reshape(-1, classes).log_softmax(axis=-1)            # (N, C)
-    picked = log_probs[np.arange(log_probs.shape[0]), targets.reshape(-1)]  # (N,)
-    return -picked.mean()
 
 
 def _result(data, parents: tuple, op: str, backward) -> Tensor:
@@ -456,27 +393,3 @@ def _lift(x, name: str = "other") -> Tensor:
 def _restore_axes(grad: np.ndarray, axis, keepdims: bool) -> np.ndarray:
     """Put back, with length 1, the axes a reduction without ``keepdims`` removed."""
     return grad if keepdims or axis is None else np.expand_dims(grad, axis)
-
-
-def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Whether an array of ``shape`` broadcasts to ``target`` without changing it."""
-    try:
-        return np.broadcast_shapes(shape, target) == tuple(target)
-    except ValueError:
-        return False
-
-
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor below ``root`` that requires grad, each after all the tensors it was computed
-    from. An iterative depth-first search, so deep graphs need no recursion.
-    """
-    order, visited, stack_ = [], set(), [(root, False)]
-    while stack_:
-        node, children_done = stack_.pop()
-        if children_done:
-            order.append(node)
-        elif node not in visited:
-            visited.add(node)
-            stack_.append((node, True))
-            stack_.extend((p, False) for p in node._prev if p.requires_grad)
-    return order

@@ -4,10 +4,10 @@ Each operation builds a new :class:`Value` and attaches a small ``_backward`` cl
 the local derivative of that one operation. :meth:`Value.backward` visits the graph in reverse
 topological order and applies the chain rule, so ``x.grad`` ends up holding d(out)/d(x).
 
-Gradients accumulate, as in torch: a leaf (a value no operation produced, such as a weight) *adds*
-each new gradient to the one it holds, so calling ``backward()`` twice doubles it. Interior nodes
-hold the gradient of the latest backward pass. Call :meth:`Value.zero_grad` on the output (it
-resets every node of the graph) or on each parameter before the next step.
+Gradients follow the rule of :mod:`companion.numpy.autograd.graph`, as in torch: interior nodes
+hold the gradient of the latest backward pass, leaves (such as weights) accumulate, and
+:meth:`Value.zero_grad` clears one before the next step. A small network built from Values
+lives in :mod:`companion.numpy.autograd.nn`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from companion.core.checks import as_rng, positive_int
+from companion.numpy.autograd.graph import topological_order
 
 
 class Value:
@@ -179,119 +179,10 @@ class Value:
             node._backward()
 
     def zero_grad(self) -> None:
-        """Set ``grad`` to 0 on this node and every node it was computed from."""
-        for node in topological_order(self):
-            node.grad = 0.0
+        """Forget the accumulated gradient (``grad`` becomes 0)."""
+        self.grad = 0.0
 
 
 def _lift(x) -> Value:
     """Wrap a plain number as a constant :class:`Value`; leave a Value as it is."""
     return x if isinstance(x, Value) else Value(x)
-
-
-def topological_order(root: Value) -> list[Value]:
-    """Every node of the graph below ``root``, each one after all the nodes it was computed from.
-
-    An iterative depth-first search, so graphs of any depth work (no recursion limit).
-    """
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-        elif node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in node._prev)
-    return order
-
-
-def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
-    """The nodes of the graph below ``root`` and its edges ``(operand, result)``.
-
-    Nodes come in topological order (inputs first); an operand used twice by one operation,
-    as in ``a * a``, gives two edges.
-    """
-    nodes = topological_order(root)
-    edges = [(child, node) for node in nodes for child in node._prev]
-    return nodes, edges
-
-
-def to_mermaid(root: Value, direction: str = "LR") -> str:
-    """Mermaid flowchart text of the graph below ``root``: one box per value (label, data, grad)
-    and one circle per operation, as in the diagrams of the backpropagation chapter.
-    """
-    if direction not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"direction must be one of LR, RL, TB, BT, got {direction!r}")
-    nodes, edges = trace(root)
-    ids = {node: f"v{i}" for i, node in enumerate(nodes)}
-    lines = [f"flowchart {direction}"]
-    for node in nodes:
-        name = f"{node.label} | ".replace('"', "#quot;") if node.label else ""
-        lines.append(f'    {ids[node]}["{name}data {node.data:.4f} | grad {node.grad:.4f}"]')
-        if node.op:
-            lines.append(f'    {ids[node]}_op(("{node.op}")) --> {ids[node]}')
-    lines.extend(f"    {ids[child]} --> {ids[node]}_op" for child, node in edges)
-    return "\n".join(lines)
-
-
-# -- a tiny neural network built from Values ---------------------------------------------------
-class Neuron:
-    """One unit: tanh(w . x + b), or the plain affine map when ``nonlin`` is False.
-
-    Weights and bias start U(-1/sqrt(nin), 1/sqrt(nin)), torch's default for ``nn.Linear``.
-    """
-
-    def __init__(self, nin: int, nonlin: bool = True, rng=None):
-        nin, rng = positive_int(nin, "nin"), as_rng(rng)
-        bound = 1.0 / math.sqrt(nin)
-        self.w = [Value(float(rng.uniform(-bound, bound)), label="w") for _ in range(nin)]
-        self.b = Value(float(rng.uniform(-bound, bound)), label="b")
-        self.nonlin = nonlin
-
-    def __call__(self, x):
-        if len(x) != len(self.w):
-            raise ValueError(f"x must hold {len(self.w)} inputs, got {len(x)}")
-        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
-        return act.tanh() if self.nonlin else act
-
-    def parameters(self) -> list[Value]:
-        return self.w + [self.b]
-
-
-class Layer:
-    """``nout`` neurons reading the same ``nin`` inputs."""
-
-    def __init__(self, nin: int, nout: int, nonlin: bool = True, rng=None):
-        rng = as_rng(rng)
-        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
-
-    def __call__(self, x):
-        out = [n(x) for n in self.neurons]
-        return out[0] if len(out) == 1 else out
-
-    def parameters(self) -> list[Value]:
-        return [p for n in self.neurons for p in n.parameters()]
-
-
-class MLP:
-    """Tanh layers and a linear last layer, of sizes ``nin -> nouts[0] -> ... -> nouts[-1]``."""
-
-    def __init__(self, nin: int, nouts: list[int], rng=None):
-        rng = as_rng(rng)
-        sizes = [nin] + list(nouts)
-        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i < len(nouts) - 1, rng=rng)
-                       for i in range(len(nouts))]
-
-    def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x if isinstance(x, list) else [x])
-        return x
-
-    def parameters(self) -> list[Value]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def zero_grad(self) -> None:
-        """Set the gradient of every weight and bias to 0 (before the next backward)."""
-        for p in self.parameters():
-            p.grad = 0.0
