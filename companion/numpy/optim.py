@@ -3,7 +3,8 @@
 Each follows the update equations of its ``torch.optim`` namesake, step for step. An optimiser
 is built on ``model.parameters()`` and stepped with ``model.gradients()`` (the same order);
 resetting the gradients (``model.zero_grad()``) stays the model's job. ``lr`` is a plain
-attribute, so a learning-rate schedule can change it between steps.
+attribute, so a learning-rate schedule can change it between steps. ``maximize=True`` climbs the
+objective instead: every optimiser then steps on -grad, as torch's do.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from companion.core.checks import real_number
 class Optimizer:
     """Base class: holds the parameters, the learning rate and the step count t."""
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params, lr: float, maximize: bool = False):
         if isinstance(params, dict):
             raise TypeError("params must be a list of arrays such as model.parameters(), "
                             "got a dict (pass list(model.params.values()) or model.parameters())")
@@ -31,6 +32,10 @@ class Optimizer:
                 raise TypeError(f"params[{i}] must be a float numpy array (it is updated in "
                                 f"place), got {type(param).__name__}{dtype}")
         self.lr = lr
+        if not isinstance(maximize, (bool, np.bool_)):
+            raise TypeError(f"maximize must be True or False, got {type(maximize).__name__} "
+                            f"{maximize!r}")
+        self.maximize = bool(maximize)
         self.t = 0  # number of steps taken
 
     @property
@@ -53,11 +58,14 @@ class Optimizer:
             if grad.shape != param.shape:
                 raise ValueError(f"grads[{i}] must have the shape of params[{i}] {param.shape}, "
                                  f"got {grad.shape}")
-            checked.append(grad)
+            checked.append(-grad if self.maximize else grad)
         return checked
 
     def step(self, grads) -> None:
-        """Update every parameter in place from its gradient (same order as ``params``)."""
+        """Update every parameter in place from its gradient (same order as ``params``).
+
+        With ``maximize`` the update uses -grad, so the parameters climb the objective.
+        """
         grads = self._check_grads(grads)
         self.t += 1
         for i, (param, grad) in enumerate(zip(self.params, grads)):
@@ -75,8 +83,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, maximize)
         self.momentum = real_number(momentum, "momentum", low=0.0)
         self.dampening = real_number(dampening, "dampening")
         self.weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
@@ -108,8 +116,9 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        super().__init__(params, lr)
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr, maximize)
         self.alpha = real_number(alpha, "alpha", low=0.0)
         self.eps = real_number(eps, "eps", low=0.0)
         self.weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
@@ -148,8 +157,9 @@ class Adam(Optimizer):
     decoupled = False  # AdamW decays the weights directly instead of through the gradient
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
-        super().__init__(params, lr)
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr, maximize)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (real_number(betas[0], "betas[0]", 0.0, 1.0, high_inclusive=False),
@@ -190,5 +200,6 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

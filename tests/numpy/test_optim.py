@@ -63,6 +63,15 @@ def test_adam_and_adamw_match_torch(name, amsgrad, weight_decay):
                          weight_decay=weight_decay)
 
 
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.002, momentum=0.5, weight_decay=0.1, nesterov=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1))])
+def test_maximize_matches_torch(name, kwargs):
+    compare_trajectories(name, maximize=True, **kwargs)
+
+
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])
 def test_defaults_match_torch(name):
     compare_trajectories(name)
@@ -96,6 +105,7 @@ def test_updates_happen_in_place():
     (lambda p: optim.SGD([[1.0, 2.0]]), TypeError, r"params\[0\] must be a float numpy array"),
     (lambda p: optim.SGD({"w": p[0]}), TypeError, "got a dict"),
     (lambda p: optim.SGD([]), ValueError, "at least one array"),
+    (lambda p: optim.Adam(p, maximize="yes"), TypeError, "maximize must be True or False"),
 ])
 def test_bad_arguments(make, error, message):
     with pytest.raises(error, match=message):
