@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.numpy.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, erf
-from tests.parity import assert_close, check_layer, random_array, to_torch
+from companion.parity import assert_close, check_parity, random_array, to_torch
 
 SHAPES = [(1, 1), (3, 5), (2, 3, 4), (2, 3, 4, 5)]
 
@@ -30,7 +30,7 @@ LAYERS = [
 @pytest.mark.parametrize("shape", SHAPES)
 def test_parity_with_torch(torch_cls, kwargs, ours_cls, shape):
     theirs = torch_cls(**kwargs)
-    check_layer(ours_cls.from_torch(theirs), theirs, random_array(shape, seed=3, scale=3.0))
+    check_parity(ours_cls.from_torch(theirs), theirs, random_array(shape, seed=3, scale=3.0))
 
 
 @pytest.mark.parametrize("torch_cls, kwargs, ours_cls", LAYERS)
@@ -41,12 +41,12 @@ def test_huge_inputs_stay_finite_and_match(torch_cls, kwargs, ours_cls):
     out = ours.forward(x)
     grad = ours.backward(random_array(out.shape, seed=5))
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
-    check_layer(ours, theirs, x)
+    check_parity(ours, theirs, x)
 
 
 def test_relu_gradient_at_zero_is_zero_like_torch():
     x = np.array([-1.0, 0.0, 2.0])
-    check_layer(ReLU(), torch.nn.ReLU(), x)
+    check_parity(ReLU(), torch.nn.ReLU(), x)
     layer = ReLU()
     layer.forward(x)
     np.testing.assert_array_equal(layer.backward(np.array([4.0, 5.0, 6.0])), [0.0, 0.0, 6.0])
@@ -69,7 +69,8 @@ def test_erf_matches_torch_on_random_values():
        seed=st.integers(0, 10_000), approximate=st.sampled_from(["none", "tanh"]))
 def test_gelu_parity_on_random_shapes(shape, seed, approximate):
     theirs = torch.nn.GELU(approximate=approximate)
-    check_layer(GELU.from_torch(theirs), theirs, random_array(shape, seed, scale=4.0), seed + 1)
+    check_parity(GELU.from_torch(theirs), theirs, random_array(shape, seed, scale=4.0),
+                 seed=seed + 1)
 
 
 @settings(max_examples=15, deadline=None)

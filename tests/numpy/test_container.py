@@ -7,7 +7,7 @@ import torch
 from companion.numpy.activations import ReLU, Tanh
 from companion.numpy.container import Sequential
 from companion.numpy.linear import Linear
-from tests.parity import check_layer, random_array
+from companion.parity import check_parity, random_array
 
 
 def test_parity_with_a_torch_mlp():
@@ -16,7 +16,7 @@ def test_parity_with_a_torch_mlp():
                                  torch.nn.GELU(), torch.nn.Linear(8, 3), torch.nn.LogSoftmax(1))
     ours = Sequential.from_torch(theirs)
     assert list(ours.params) == [name for name, _ in theirs.named_parameters()]
-    check_layer(ours, theirs, random_array((4, 5), seed=1))
+    check_parity(ours, theirs, random_array((4, 5), seed=1))
 
 
 def test_parity_with_normalisation_dropout_and_nesting():
@@ -29,7 +29,7 @@ def test_parity_with_normalisation_dropout_and_nesting():
     ours = Sequential.from_torch(theirs)
     assert not ours.training and not ours[3][1].training
     assert set(ours.state_dict()) == set(theirs.state_dict())
-    check_layer(ours, theirs, random_array((3, 3, 4), seed=2))
+    check_parity(ours, theirs, random_array((3, 3, 4), seed=2))
 
 
 def test_names_forward_and_backward_order():

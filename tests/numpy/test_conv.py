@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from companion.core.shapes import output_size_2d
 from companion.numpy.conv import Conv2d, col2im, im2col
-from tests.parity import assert_close, check_layer, random_array, to_torch
+from companion.numpy.gradcheck import numerical_gradient
+from companion.parity import assert_close, check_parity, check_rejects, random_array, to_torch
 
 
 def torch_twin(*args, **kwargs):
@@ -41,7 +42,7 @@ CONFIGS = [  # (N, C_in, C_out, H, W, kernel_size, stride, padding, dilation, bi
 @pytest.mark.parametrize("n, c_in, c_out, h, w, kernel, stride, padding, dilation, bias", CONFIGS)
 def test_matches_torch(n, c_in, c_out, h, w, kernel, stride, padding, dilation, bias):
     ours, theirs = torch_twin(c_in, c_out, kernel, stride, padding, dilation, bias=bias)
-    check_layer(ours, theirs, random_array((n, c_in, h, w), seed=3))
+    check_parity(ours, theirs, random_array((n, c_in, h, w), seed=3))
 
 
 @settings(max_examples=25, deadline=None)
@@ -57,7 +58,7 @@ def test_matches_torch_on_random_configurations(n, c_in, c_out, kernel, stride, 
     h, w = (max(1, d * (k - 1) + 1 - 2 * p) + e
             for k, p, d, e in zip(kernel, padding, dilation, extra))
     ours, theirs = torch_twin(c_in, c_out, kernel, stride, padding, dilation, bias=bias)
-    check_layer(ours, theirs, random_array((n, c_in, h, w), seed=n + h + w))
+    check_parity(ours, theirs, random_array((n, c_in, h, w), seed=n + h + w))
 
 
 def test_gradients_accumulate_until_zero_grad():
@@ -78,32 +79,16 @@ def test_input_gradient_by_finite_differences():
     x = random_array((2, 2, 5, 4), seed=6)
     projection = random_array(layer.forward(x).shape, seed=7)
 
-    def loss(value):  # a random projection of the output, never a plain sum
-        return np.sum(layer.forward(value) * projection)
+    def loss():  # a random projection of the output, never a plain sum
+        return np.sum(layer.forward(x) * projection)
 
     layer.forward(x)
     layer.zero_grad()
     grad_x = layer.backward(projection)
-    analytic = dict(layer.grads)
-    eps = 1e-6
-    numeric = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = eps
-        numeric[index] = (loss(x + step) - loss(x - step)) / (2 * eps)
-    np.testing.assert_allclose(grad_x, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad_x, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
     for name, param in layer.params.items():
-        numeric = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + eps
-            up = loss(x)
-            param[index] = saved - eps
-            down = loss(x)
-            param[index] = saved
-            numeric[index] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8,
-                                   err_msg=f"gradient of {name}")
+        np.testing.assert_allclose(layer.grads[name], numerical_gradient(loss, param), rtol=1e-6,
+                                   atol=1e-8, err_msg=f"gradient of {name}")
 
 
 WINDOWS = [  # (kernel_size, stride, padding, dilation)
@@ -151,6 +136,12 @@ def test_initial_weights_follow_torch_distribution():
     again = Conv2d(16, 32, (3, 2), rng=np.random.default_rng(1))
     np.testing.assert_array_equal(weight, again.params["weight"])
     assert set(Conv2d(4, 6, 3, bias=False).params) == {"weight"}
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 8, 8), (1, 3, 8, 2), (3, 8, 8, 8, 1)])
+def test_bad_input_is_refused_like_torch(shape):
+    ours, theirs = torch_twin(3, 4, 3)
+    check_rejects(ours, theirs, np.zeros(shape))
 
 
 def test_bad_inputs_are_named():

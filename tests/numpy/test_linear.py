@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from companion.numpy.linear import Flatten, Linear
-from tests.parity import check_layer, random_array
+from companion.parity import check_parity, check_rejects, random_array
 
 
 @pytest.mark.parametrize("in_features, out_features, bias", [(1, 1, True), (5, 3, True),
@@ -18,7 +18,7 @@ def test_parity_with_torch(in_features, out_features, bias, batch):
     theirs = torch.nn.Linear(in_features, out_features, bias=bias)
     ours = Linear.from_torch(theirs)
     assert set(ours.params) == ({"weight", "bias"} if bias else {"weight"})
-    check_layer(ours, theirs, random_array(batch + (in_features,), seed=2))
+    check_parity(ours, theirs, random_array(batch + (in_features,), seed=2))
 
 
 def test_parameter_gradients_accumulate_until_zero_grad():
@@ -52,8 +52,14 @@ def test_init_follows_torch_distribution():
 def test_flatten_parity_with_torch(shape, start_dim, end_dim):
     theirs = torch.nn.Flatten(start_dim, end_dim)
     ours = Flatten.from_torch(theirs)
-    check_layer(ours, theirs, random_array(shape, seed=1))
+    check_parity(ours, theirs, random_array(shape, seed=1))
     assert ours.forward(np.zeros(shape)).shape == theirs(torch.zeros(shape)).shape
+
+
+def test_bad_input_is_refused_like_torch():
+    theirs = torch.nn.Linear(4, 2)
+    ours, _ = check_rejects(Linear.from_torch(theirs), theirs, np.zeros((3, 5)))
+    assert "in_features = 4" in str(ours)
 
 
 def test_bad_inputs():

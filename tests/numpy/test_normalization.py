@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from companion.numpy.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from tests.parity import assert_close, check_layer, random_array
+from companion.parity import assert_close, check_parity, check_rejects, random_array
 
 
 def randomise_affine(module, seed=0):
@@ -41,13 +41,11 @@ def test_batch_norm_training_then_eval(torch_cls, ours_cls, shape, options):
     theirs = randomise_affine(torch_cls(shape[1], **options))
     ours = ours_cls.from_torch(theirs)
     for step in range(3):  # running statistics after several training steps
-        theirs.zero_grad()
-        check_layer(ours, theirs, random_array(shape, seed=step, scale=2.0) + step, seed=10 + step)
+        check_parity(ours, theirs, random_array(shape, seed=step, scale=2.0) + step, seed=10 + step)
         assert_buffers_match(ours, theirs)
     theirs.eval()
     ours.eval()
-    theirs.zero_grad()
-    check_layer(ours, theirs, random_array(shape, seed=7), seed=20)
+    check_parity(ours, theirs, random_array(shape, seed=7), seed=20)
     assert_buffers_match(ours, theirs)
 
 
@@ -59,7 +57,7 @@ def test_batch_norm_from_torch_copies_running_statistics_in_eval():
     theirs.eval()
     ours = BatchNorm2d.from_torch(theirs)
     assert not ours.training and int(ours.buffers["num_batches_tracked"]) == 4
-    check_layer(ours, theirs, random_array((2, 3, 4, 4), seed=1))
+    check_parity(ours, theirs, random_array((2, 3, 4, 4), seed=1))
 
 
 @pytest.mark.parametrize("normalized_shape, shape", [(5, (3, 5)), (5, (1, 5)), ((4,), (2, 3, 4)),
@@ -69,7 +67,17 @@ def test_batch_norm_from_torch_copies_running_statistics_in_eval():
 def test_layer_norm(normalized_shape, shape, options):
     theirs = randomise_affine(torch.nn.LayerNorm(normalized_shape, **options))
     ours = LayerNorm.from_torch(theirs)
-    check_layer(ours, theirs, random_array(shape, seed=3, scale=4.0) + 1.0)
+    check_parity(ours, theirs, random_array(shape, seed=3, scale=4.0) + 1.0)
+
+
+@pytest.mark.parametrize("theirs, shape", [(torch.nn.BatchNorm1d(3), (2, 4)),
+                                           (torch.nn.BatchNorm1d(3), (1, 3)),
+                                           (torch.nn.BatchNorm2d(3), (2, 3)),
+                                           (torch.nn.LayerNorm((3, 4)), (3, 5))])
+def test_bad_input_is_refused_like_torch(theirs, shape):
+    ours = {torch.nn.BatchNorm1d: BatchNorm1d, torch.nn.BatchNorm2d: BatchNorm2d,
+            torch.nn.LayerNorm: LayerNorm}[type(theirs)].from_torch(theirs)
+    check_rejects(ours, theirs, np.zeros(shape))
 
 
 def test_bad_inputs():

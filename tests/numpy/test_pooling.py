@@ -6,8 +6,9 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from companion.numpy.gradcheck import numerical_gradient
 from companion.numpy.pooling import AvgPool2d, MaxPool2d
-from tests.parity import assert_close, check_layer, random_array, to_torch
+from companion.parity import assert_close, check_parity, check_rejects, random_array, to_torch
 
 MAX_CONFIGS = [  # (N, C, H, W, kernel_size, stride, padding, dilation)
     (2, 3, 8, 8, 2, None, 0, 1),
@@ -35,18 +36,18 @@ AVG_CONFIGS = [  # (N, C, H, W, kernel_size, stride, padding, count_include_pad)
 @pytest.mark.parametrize("n, c, h, w, kernel, stride, padding, dilation", MAX_CONFIGS)
 def test_max_pool_matches_torch(n, c, h, w, kernel, stride, padding, dilation):
     theirs = torch.nn.MaxPool2d(kernel, stride, padding, dilation)
-    check_layer(MaxPool2d.from_torch(theirs), theirs, random_array((n, c, h, w), seed=2))
+    check_parity(MaxPool2d.from_torch(theirs), theirs, random_array((n, c, h, w), seed=2))
 
 
 @pytest.mark.parametrize("n, c, h, w, kernel, stride, padding, count_include_pad", AVG_CONFIGS)
 def test_avg_pool_matches_torch(n, c, h, w, kernel, stride, padding, count_include_pad):
     theirs = torch.nn.AvgPool2d(kernel, stride, padding, count_include_pad=count_include_pad)
-    check_layer(AvgPool2d.from_torch(theirs), theirs, random_array((n, c, h, w), seed=2))
+    check_parity(AvgPool2d.from_torch(theirs), theirs, random_array((n, c, h, w), seed=2))
 
 
 def test_avg_pool_divisor_override_matches_torch():
     theirs = torch.nn.AvgPool2d(3, 2, 1, divisor_override=5)
-    check_layer(AvgPool2d.from_torch(theirs), theirs, random_array((2, 3, 7, 8), seed=3))
+    check_parity(AvgPool2d.from_torch(theirs), theirs, random_array((2, 3, 7, 8), seed=3))
 
 
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
@@ -54,7 +55,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
     x = np.random.default_rng(4).integers(0, 3, (2, 2, 7, 6)).astype(np.float64)
     for kernel, stride, padding in [(2, 2, 0), (3, 1, 1), ((2, 3), (1, 2), (1, 0))]:
         theirs = torch.nn.MaxPool2d(kernel, stride, padding)
-        check_layer(MaxPool2d.from_torch(theirs), theirs, x)
+        check_parity(MaxPool2d.from_torch(theirs), theirs, x)
 
 
 @settings(max_examples=25, deadline=None)
@@ -82,7 +83,7 @@ def test_pooling_matches_torch_on_random_configurations(n, c, kernel, stride, pa
     # a dilated window can read padding only (max -inf): torch then sends its gradient to an
     # index past the end of the plane, into another channel, so there is nothing to compare
     assume(average or np.isfinite(ours.forward(x)).all())
-    check_layer(ours, theirs, x)
+    check_parity(ours, theirs, x)
 
 
 def test_max_pool_input_gradient_by_finite_differences():
@@ -90,14 +91,7 @@ def test_max_pool_input_gradient_by_finite_differences():
     x = random_array((2, 2, 6, 5), seed=5)  # distinct values: the maximum is locally stable
     projection = random_array(layer.forward(x).shape, seed=6)
     grad_x = layer.backward(projection)
-    eps = 1e-6
-    numeric = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = eps
-        up = np.sum(layer.forward(x + step) * projection)
-        down = np.sum(layer.forward(x - step) * projection)
-        numeric[index] = (up - down) / (2 * eps)
+    numeric = numerical_gradient(lambda: np.sum(layer.forward(x) * projection), x)
     np.testing.assert_allclose(grad_x, numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -124,8 +118,14 @@ def test_max_pool_lets_a_nan_win_its_window_like_torch():
     x = random_array((1, 2, 4, 4), seed=7)
     x[0, 0, 1, 0] = np.nan  # third offset of the first window: the gradient must go there
     theirs = torch.nn.MaxPool2d(2)
-    check_layer(MaxPool2d.from_torch(theirs), theirs, x)
+    check_parity(MaxPool2d.from_torch(theirs), theirs, x)
     assert np.isnan(MaxPool2d(2).forward(x)[0, 0, 0, 0])
+
+@pytest.mark.parametrize("theirs", [torch.nn.MaxPool2d(3), torch.nn.AvgPool2d(3)])
+def test_too_small_an_input_is_refused_like_torch(theirs):
+    ours = (MaxPool2d if isinstance(theirs, torch.nn.MaxPool2d) else AvgPool2d).from_torch(theirs)
+    check_rejects(ours, theirs, np.zeros((1, 1, 2, 8)))
+
 
 @pytest.mark.parametrize("layer", [MaxPool2d, AvgPool2d])
 def test_bad_inputs_are_named(layer):
