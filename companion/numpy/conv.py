@@ -94,7 +94,10 @@ class Conv2d(Module):
     Args:
         in_channels: C_in, channels of the input.
         out_channels: C_out, channels of the output (the number of kernels).
-        kernel_size, stride, padding, dilation: an int or an (height, width) pair; padding may be 0.
+        kernel_size, stride, dilation: an int or an (height, width) pair.
+        padding: an int or an (height, width) pair (may be 0), or ``"valid"`` (no padding) or
+            ``"same"`` (stride 1; total d (k - 1) per axis, the odd pixel at the bottom/right,
+            so the output keeps the input's size), as torch.
         bias: whether to add a learned bias per output channel.
         rng: None, an int seed or a numpy Generator for the initial weights.
 
@@ -102,8 +105,10 @@ class Conv2d(Module):
         weight: (C_out, C_in, kH, kW).
         bias: (C_out,), present only when ``bias`` is true.
 
-    Input (N, C_in, H, W); output (N, C_out, H_out, W_out) with
-    H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1, and likewise W_out.
+    Input (N, C_in, H, W) or unbatched (C_in, H, W); output (N, C_out, H_out, W_out) or
+    (C_out, H_out, W_out) with H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1, likewise W_out.
+    Unsupported torch options (``groups`` > 1, ``padding_mode`` other than zeros) are refused by
+    :meth:`from_torch`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -112,7 +117,14 @@ class Conv2d(Module):
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size, self.stride, self.padding, self.dilation = window_config(
-            kernel_size, stride, padding, dilation)
+            kernel_size, stride, 0 if isinstance(padding, str) else padding, dilation)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"padding must be 'valid', 'same', an int or a pair of ints, "
+                                 f"got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
+            self.padding = padding
         rng = as_rng(rng)
         kh, kw = self.kernel_size
         bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
@@ -124,26 +136,47 @@ class Conv2d(Module):
         self._x_shape = None
         self._out_shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Convolve ``x`` (N, C_in, H, W) into (N, C_out, H_out, W_out); caches the columns."""
-        x = as_float_array(x, "x", ndim=4, shape_hint="(N, C_in, H, W)")
-        check_size(x, 1, self.in_channels, "x", "C_in")
+    def _pads(self) -> tuple[Pair, Pair]:
+        """((top, bottom), (left, right)) zeros added around the image."""
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":  # total d (k - 1) per axis, the odd pixel on the far side
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        (ph, pw) = self.padding
+        return (ph, ph), (pw, pw)
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """Convolve (N, C_in, H, W) or unbatched (C_in, H, W) ``input``; caches the columns."""
+        x = as_float_array(input, "input", ndim=(3, 4),
+                           shape_hint="(N, C_in, H, W) or unbatched (C_in, H, W)")
+        check_size(x, -3, self.in_channels, "input", "C_in")
+        self._batched = x.ndim == 4
+        x = x if self._batched else x[None]  # (N, C_in, H, W)
+        self._x_shape = x.shape
+        (top, bottom), (left, right) = self._pads()
+        if self.padding == "same":  # stride 1: the output keeps H and W
+            h_out, w_out = x.shape[-2:]
+        else:
+            h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, (top, left),
+                                          self.dilation, name="input")
+        if top or bottom or left or right:
+            x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))  # (N, C_in, H_p, W_p)
         n = x.shape[0]
-        h_out, w_out = output_size_2d(x.shape, self.kernel_size, self.stride, self.padding,
-                                      self.dilation)
-        cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        cols = im2col(x, self.kernel_size, self.stride, (0, 0), self.dilation)
         cols = cols.reshape(n, -1, h_out * w_out)  # (N, C_in kH kW, L) copied contiguous
         weight = self.weight.reshape(self.out_channels, -1)  # (C_out, C_in kH kW)
         out = weight @ cols  # (N, C_out, L)
         if self.bias is not None:
             out += self.bias[:, None]
-        self._cols, self._x_shape = cols, x.shape
-        self._out_shape = (n, self.out_channels, h_out, w_out)
-        return out.reshape(self._out_shape)  # (N, C_out, H_out, W_out)
+        self._cols, self._padded_shape = cols, x.shape
+        self._out_shape = (n, self.out_channels, h_out, w_out)[0 if self._batched else 1:]
+        return out.reshape(self._out_shape)  # (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Gradient for the input (N, C_in, H, W); adds dL/dweight and dL/dbias into ``grads``."""
+        """Gradient for the input (its shape); adds dL/dweight and dL/dbias into ``grads``."""
         grad_output = as_grad_output(grad_output, self._out_shape, "Conv2d")
+        grad_output = grad_output if self._batched else grad_output[None]  # (N, C_out, H', W')
         n, c_out, h_out, w_out = grad_output.shape
         grad = grad_output.reshape(n, c_out, h_out * w_out)  # (N, C_out, L)
         per_image = grad @ self._cols.transpose(0, 2, 1)  # (N, C_out, C_in kH kW)
@@ -154,8 +187,12 @@ class Conv2d(Module):
         grad_cols = weight.T @ grad  # (N, C_in kH kW, L)
         kh, kw = self.kernel_size
         grad_cols = grad_cols.reshape(n, self.in_channels, kh, kw, h_out, w_out)
-        return col2im(grad_cols, self._x_shape, self.kernel_size, self.stride, self.padding,
-                      self.dilation)
+        grad_x = col2im(grad_cols, self._padded_shape, self.kernel_size, self.stride, (0, 0),
+                        self.dilation)  # (N, C_in, H_p, W_p)
+        (top, _), (left, _) = self._pads()
+        h, w = self._x_shape[-2:]
+        grad_x = grad_x[:, :, top:top + h, left:left + w]  # drop the padding's gradient
+        return grad_x if self._batched else grad_x[0]
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -164,12 +201,10 @@ class Conv2d(Module):
         if module.padding_mode != "zeros":
             raise ValueError(f"Conv2d supports padding_mode = 'zeros' only, "
                              f"got {module.padding_mode!r}")
-        if isinstance(module.padding, str):
-            raise ValueError(f"Conv2d needs padding as an int or a pair of ints, "
-                             f"got padding = {module.padding!r}")
+        padding = module.padding if isinstance(module.padding, str) else tuple(module.padding)
         return dict(in_channels=module.in_channels, out_channels=module.out_channels,
                     kernel_size=tuple(module.kernel_size), stride=tuple(module.stride),
-                    padding=tuple(module.padding), dilation=tuple(module.dilation),
+                    padding=padding, dilation=tuple(module.dilation),
                     bias=module.bias is not None)
 
     def __repr__(self) -> str:

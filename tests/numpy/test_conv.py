@@ -144,21 +144,38 @@ def test_bad_input_is_refused_like_torch(shape):
     check_rejects(ours, theirs, np.zeros(shape))
 
 
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("kernel, dilation", [(3, 1), ((2, 4), 1), ((2, 3), (2, 1))])
+def test_string_padding_matches_torch(padding, kernel, dilation):
+    ours, theirs = torch_twin(3, 4, kernel, padding=padding, dilation=dilation)
+    check_parity(ours, theirs, random_array((2, 3, 7, 8), seed=4))
+
+
+@pytest.mark.parametrize("padding", [1, "same"])
+def test_unbatched_input_matches_torch(padding):
+    ours, theirs = torch_twin(3, 4, (2, 3), padding=padding)
+    check_parity(ours, theirs, random_array((3, 6, 5), seed=5))
+
+
 def test_bad_inputs_are_named():
     layer = Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"x must have 4 dimensions \(N, C_in, H, W\), "
-                                         r"got shape \(3, 8, 8\)"):
-        layer.forward(np.zeros((3, 8, 8)))
-    with pytest.raises(ValueError, match=r"x must have C_in = 3 along axis 1, "
+    with pytest.raises(ValueError, match=r"input must have 3 or 4 dimensions \(N, C_in, H, W\) "
+                                         r"or unbatched \(C_in, H, W\), got shape \(8, 8\)"):
+        layer.forward(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"input must have C_in = 3 along axis -3, "
                                          r"got shape \(2, 2, 8, 8\)"):
         layer.forward(np.zeros((2, 2, 8, 8)))
-    with pytest.raises(ValueError, match=r"x is too small for the kernel along W: W \+ 2 \* "
+    with pytest.raises(ValueError, match=r"padding must be 'valid', 'same'.*got 'full'"):
+        Conv2d(3, 4, 3, padding="full")
+    with pytest.raises(ValueError, match=r"padding='same' needs stride 1, got stride=2"):
+        Conv2d(3, 4, 3, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"input is too small for the kernel along W: W \+ 2 \* "
                                          r"padding must be at least the dilated kernel size 3, "
                                          r"got 2 \+ 2 \* 0 = 2"):
         layer.forward(np.zeros((1, 3, 8, 2)))
     with pytest.raises(ValueError, match=r"dilated kernel size 5, got 2 \+ 2 \* 1 = 4"):
         Conv2d(1, 1, 3, padding=1, dilation=2).forward(np.zeros((1, 1, 2, 2)))
-    with pytest.raises(TypeError, match="x must be a numeric array, got list with dtype <U1"):
+    with pytest.raises(TypeError, match="input must be a numeric array, got list with dtype <U1"):
         layer.forward([["a"]])
     with pytest.raises(RuntimeError, match="Conv2d.backward was called before forward"):
         layer.backward(np.zeros((1, 4, 6, 6)))
@@ -189,5 +206,3 @@ def test_from_torch_refuses_what_it_cannot_copy():
         Conv2d.from_torch(torch.nn.Conv2d(4, 4, 3, groups=2))
     with pytest.raises(ValueError, match="padding_mode = 'zeros' only, got 'reflect'"):
         Conv2d.from_torch(torch.nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"))
-    with pytest.raises(ValueError, match="an int or a pair of ints, got padding = 'same'"):
-        Conv2d.from_torch(torch.nn.Conv2d(4, 4, 3, padding="same"))
