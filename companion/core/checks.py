@@ -58,14 +58,31 @@ def check_size(array: np.ndarray, axis: int, expected: int, name: str, what: str
                          f"got shape {array.shape}")
 
 
-def positive_int(value, name: str, allow_zero: bool = False) -> int:
-    """Return ``value`` as an int, checking that it is a positive (or non-negative) integer."""
+def integer(value, name: str) -> int:
+    """Return ``value`` as an int of any sign, refusing bools, floats and ``None``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def positive_int(value, name: str, allow_zero: bool = False) -> int:
+    """Return ``value`` as an int, checking that it is a positive (or non-negative) integer."""
+    value = integer(value, name)
     if value < 0 or (value == 0 and not allow_zero):
         bound = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
+    return value
+
+
+def normalize_dim(value: int, ndim: int, name: str) -> int:
+    """Return ``value`` as an axis in ``[0, ndim)`` of an ``ndim``-dimensional input, counting
+    from the end when negative; a scalar input (``ndim = 0``) has no axis to give."""
+    if ndim == 0:
+        raise ValueError(f"{name} needs an input with at least 1 dimension, got a scalar")
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{name} must lie in [{-ndim}, {ndim - 1}] for a {ndim}-dimensional "
+                         f"input, got {value}")
+    return value % ndim
 
 
 def pair(value, name: str, allow_zero: bool = False) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Output sizes of sliding windows: the arithmetic convolution and pooling share in both halves.
+"""Output shapes both halves compute alike: sliding windows (convolution, pooling) and Flatten.
 
 A window of ``kernel_size`` taps spaced ``dilation`` apart spans d (k - 1) + 1 pixels. Slid with
 ``stride`` over an axis of ``size`` pixels padded by ``padding`` on each side, it fits
@@ -11,6 +11,10 @@ starts inside the input or its left padding (torch's rule); that window reads
 """
 
 from __future__ import annotations
+
+import math
+
+from companion.core.checks import normalize_dim
 
 Pair = tuple[int, int]
 
@@ -58,3 +62,17 @@ def check_pool_padding(padding: Pair, kernel_size: Pair) -> None:
     if any(2 * p > k for p, k in zip(padding, kernel_size)):
         raise ValueError(f"padding must be at most half of kernel_size {kernel_size}, "
                          f"got padding {padding}")
+
+
+def flattened_shape(shape: tuple[int, ...], start_dim: int, end_dim: int) -> tuple[int, ...]:
+    """``shape`` with dimensions ``start_dim`` .. ``end_dim`` (inclusive) merged into one.
+
+    A scalar counts as shape (1,), as in torch; a range that runs backwards is refused.
+    """
+    shape = tuple(shape) or (1,)
+    start = normalize_dim(start_dim, len(shape), "Flatten start_dim")
+    end = normalize_dim(end_dim, len(shape), "Flatten end_dim")
+    if start > end:
+        raise ValueError(f"Flatten start_dim ({start_dim}) must not come after end_dim "
+                         f"({end_dim}) for an input of shape {shape}")
+    return shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]

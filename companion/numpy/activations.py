@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy.special import erf  # the error function, to machine precision (Cephes)
 
-from companion.core.checks import as_float_array, as_grad_output
+from companion.core.checks import as_float_array, as_grad_output, integer, normalize_dim
 from companion.core.functional import log_softmax, sigmoid, softmax, softmax_backward
 from companion.numpy.module import Module
 
@@ -136,39 +136,23 @@ class GELU(Module):
         return {"approximate": module.approximate}
 
 
-def _check_dim(dim, ndim: int, layer: str) -> int:
-    """Return ``dim`` as a non-negative axis of an ``ndim``-dimensional input."""
-    if ndim == 0:
-        raise ValueError(f"{layer} needs an input with at least 1 dimension, got a scalar")
-    if not -ndim <= dim < ndim:
-        raise ValueError(f"{layer} dim must lie in [{-ndim}, {ndim - 1}] for an input with "
-                         f"{ndim} dimensions, got {dim}")
-    return dim % ndim
-
-
-def _int_dim(dim, layer: str) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{layer} dim must be an int (torch's implicit choice of dim is "
-                        f"deprecated), got {type(dim).__name__} {dim!r}")
-    return int(dim)
-
-
 class Softmax(Module):
     """Softmax along ``dim``, y_i = e^{x_i} / sum_j e^{x_j}; dL/dx = y * (g - sum_j g_j y_j).
 
     Args:
-        dim: the axis that sums to one.
+        dim: the axis that sums to one. Required: torch's implicit choice for ``dim=None`` is
+            deprecated, and both halves refuse it.
     """
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = _int_dim(dim, "Softmax")
+        self.dim = integer(dim, "Softmax dim")
         self._out = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: any shape (*) with at least one dimension. Returns y, same shape."""
         x = as_float_array(x, "x")
-        self._axis = _check_dim(self.dim, x.ndim, "Softmax")
+        self._axis = normalize_dim(self.dim, x.ndim, "Softmax dim")
         self._out = softmax(x, axis=self._axis)
         return self._out
 
@@ -187,18 +171,18 @@ class LogSoftmax(Module):
     """Log-softmax along ``dim``, y_i = x_i - log sum_j e^{x_j}; dL/dx = g - e^y sum_j g_j.
 
     Args:
-        dim: the axis over which the exponentials sum to one.
+        dim: the axis over which the exponentials sum to one (required, as for Softmax).
     """
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = _int_dim(dim, "LogSoftmax")
+        self.dim = integer(dim, "LogSoftmax dim")
         self._out = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: any shape (*) with at least one dimension. Returns y, same shape."""
         x = as_float_array(x, "x")
-        self._axis = _check_dim(self.dim, x.ndim, "LogSoftmax")
+        self._axis = normalize_dim(self.dim, x.ndim, "LogSoftmax dim")
         self._out = log_softmax(x, axis=self._axis)
         return self._out
 

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-from companion.core.checks import as_float_array, as_rng, check_size, positive_int
-from companion.core.checks import as_grad_output
+from companion.core.checks import as_float_array, as_grad_output, as_rng, check_size, integer
+from companion.core.checks import positive_int
+from companion.core.shapes import flattened_shape
 from companion.numpy.module import Module
 
 
@@ -19,18 +20,18 @@ class Linear(Module):
     Gradients: dL/dx = g W, dL/dW = sum over rows g^T x, dL/db = sum over rows g.
 
     Args:
-        in_features: size D_in of the last input axis.
-        out_features: size D_out of the last output axis.
+        in_features: size D_in of the last input axis (0 is allowed, as in torch: y = b).
+        out_features: size D_out of the last output axis (0 allowed).
         bias: whether to add the learnable bias b.
         rng: None, an int seed or a ``numpy.random.Generator`` for the initialisation.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None):
         super().__init__()
-        self.in_features = positive_int(in_features, "in_features")
-        self.out_features = positive_int(out_features, "out_features")
+        self.in_features = positive_int(in_features, "in_features", allow_zero=True)
+        self.out_features = positive_int(out_features, "out_features", allow_zero=True)
         rng = as_rng(rng)
-        bound = 1.0 / math.sqrt(self.in_features)
+        bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
         self.add_param("weight", rng.uniform(-bound, bound, (self.out_features, self.in_features)))
         if bias:
             self.add_param("bias", rng.uniform(-bound, bound, self.out_features))
@@ -80,30 +81,15 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-        self.start_dim = int(start_dim)
-        self.end_dim = int(end_dim)
+        self.start_dim = integer(start_dim, "start_dim")
+        self.end_dim = integer(end_dim, "end_dim")
         self._shape = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (d_0, ..., d_{k-1}). Returns an array with axes start_dim..end_dim merged."""
         x = as_float_array(x, "x")
-        ndim = max(x.ndim, 1)  # a scalar flattens like a 1-element vector, as in torch
-        axes = []
-        for name, value in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
-            if not -ndim <= value < ndim:
-                raise ValueError(f"Flatten {name} must lie in [{-ndim}, {ndim - 1}] for an "
-                                 f"input of shape {x.shape}, got {value}")
-            axes.append(value % ndim)
-        start, end = axes
-        if start > end:
-            raise ValueError(f"Flatten start_dim ({self.start_dim}) must not come after end_dim "
-                             f"({self.end_dim}) for an input of shape {x.shape}")
         self._shape = x.shape
-        shape = x.shape or (1,)
-        return x.reshape(shape[:start] + (-1,) + shape[end + 1:])
+        return x.reshape(flattened_shape(x.shape, self.start_dim, self.end_dim))
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, the flattened shape. Returns dL/dx in the input's shape."""

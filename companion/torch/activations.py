@@ -9,10 +9,11 @@ The modules mirror ``torch.nn.ReLU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``Softmax
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import nn
+
+from companion.core.checks import integer, normalize_dim
 
 __all__ = ["relu", "sigmoid", "log_sigmoid", "tanh", "gelu", "softmax", "log_softmax",
            "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
@@ -73,13 +74,6 @@ def softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
     return e / e.sum(dim=dim, keepdim=True)
 
 
-def _implicit_dim(ndim: int, name: str) -> int:
-    """torch's legacy choice of softmax dimension when ``dim=None`` (with its warning)."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
-                  "Change the call to include dim=X as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class ReLU(nn.Module):
     """ReLU(x) = max(x, 0). Input and output: any shape (*)."""
 
@@ -132,11 +126,10 @@ class Softmax(nn.Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = dim
+        self.dim = integer(dim, "Softmax dim")   # torch's implicit dim=None is deprecated
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        dim = _implicit_dim(input.dim(), "softmax") if self.dim is None else self.dim
-        return softmax(input, dim)
+        return softmax(input, normalize_dim(self.dim, input.dim(), "Softmax dim"))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -147,11 +140,10 @@ class LogSoftmax(nn.Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = dim
+        self.dim = integer(dim, "LogSoftmax dim")   # torch's implicit dim=None is deprecated
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        dim = _implicit_dim(input.dim(), "log_softmax") if self.dim is None else self.dim
-        return log_softmax(input, dim)
+        return log_softmax(input, normalize_dim(self.dim, input.dim(), "LogSoftmax dim"))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import integer, positive_int
+from companion.core.shapes import flattened_shape
 
 __all__ = ["Linear", "Flatten"]
 
@@ -62,19 +63,12 @@ class Flatten(nn.Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = integer(start_dim, "start_dim")
+        self.end_dim = integer(end_dim, "end_dim")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        ndim = max(input.dim(), 1)
-        start = self.start_dim % ndim if -ndim <= self.start_dim < ndim else None
-        end = self.end_dim % ndim if -ndim <= self.end_dim < ndim else None
-        if start is None or end is None or start > end:
-            raise ValueError(f"start_dim={self.start_dim} and end_dim={self.end_dim} must select "
-                             f"a range of dimensions of input with shape {tuple(input.shape)}")
-        shape = input.shape
         # (*shape[:start], prod(shape[start:end + 1]), *shape[end + 1:])
-        return input.reshape(*shape[:start], -1, *shape[end + 1:])
+        return input.reshape(flattened_shape(input.shape, self.start_dim, self.end_dim))
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

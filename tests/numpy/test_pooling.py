@@ -45,6 +45,33 @@ def test_avg_pool_matches_torch(n, c, h, w, kernel, stride, padding, count_inclu
     check_parity(AvgPool2d.from_torch(theirs), theirs, random_array((n, c, h, w), seed=2))
 
 
+CEIL_CONFIGS = [  # (H, W, kernel_size, stride, padding): ceil_mode adds a last, partial window
+    (8, 7, 3, 2, 0),
+    (6, 6, 3, 2, 1),
+    (5, 8, 2, 3, 1),  # the window ceil would add starts in the right padding: torch drops it
+    (7, 10, (3, 2), (2, 3), (1, 0)),
+]
+
+
+@pytest.mark.parametrize("h, w, kernel, stride, padding", CEIL_CONFIGS)
+@pytest.mark.parametrize("make", [
+    lambda k, s, p: torch.nn.MaxPool2d(k, s, p, ceil_mode=True),
+    lambda k, s, p: torch.nn.MaxPool2d(k, s, p, dilation=(1, 2), ceil_mode=True),
+    lambda k, s, p: torch.nn.AvgPool2d(k, s, p, ceil_mode=True),
+    lambda k, s, p: torch.nn.AvgPool2d(k, s, p, ceil_mode=True, count_include_pad=False),
+    lambda k, s, p: torch.nn.AvgPool2d(k, s, p, ceil_mode=True, divisor_override=3),
+])
+def test_ceil_mode_matches_torch(h, w, kernel, stride, padding, make):
+    theirs = make(kernel, stride, padding)
+    ours = (MaxPool2d if isinstance(theirs, torch.nn.MaxPool2d) else AvgPool2d).from_torch(theirs)
+    assert ours.ceil_mode
+    x = random_array((2, 3, h, w), seed=h + w)
+    floor_shape = type(ours)(kernel, stride, padding).forward(x).shape
+    check_parity(ours, theirs, x)
+    if (h, w) != (5, 8):
+        assert ours.forward(x).shape != floor_shape, "ceil_mode changes nothing here"
+
+
 def test_avg_pool_divisor_override_matches_torch():
     theirs = torch.nn.AvgPool2d(3, 2, 1, divisor_override=5)
     check_parity(AvgPool2d.from_torch(theirs), theirs, random_array((2, 3, 7, 8), seed=3))
@@ -65,19 +92,21 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
        padding=st.tuples(st.integers(0, 2), st.integers(0, 2)),
        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
        extra=st.tuples(st.integers(0, 4), st.integers(0, 4)), average=st.booleans(),
-       count_include_pad=st.booleans())
+       count_include_pad=st.booleans(), ceil_mode=st.booleans())
 def test_pooling_matches_torch_on_random_configurations(n, c, kernel, stride, padding, dilation,
-                                                        extra, average, count_include_pad):
+                                                        extra, average, count_include_pad,
+                                                        ceil_mode):
     padding = tuple(min(p, k // 2) for p, k in zip(padding, kernel))  # torch's limit
     if average:
         dilation = (1, 1)
     h, w = (max(1, d * (k - 1) + 1 - 2 * p) + e
             for k, p, d, e in zip(kernel, padding, dilation, extra))
     if average:
-        theirs = torch.nn.AvgPool2d(kernel, stride, padding, count_include_pad=count_include_pad)
+        theirs = torch.nn.AvgPool2d(kernel, stride, padding, ceil_mode,
+                                    count_include_pad=count_include_pad)
         ours = AvgPool2d.from_torch(theirs)
     else:
-        theirs = torch.nn.MaxPool2d(kernel, stride, padding, dilation)
+        theirs = torch.nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=ceil_mode)
         ours = MaxPool2d.from_torch(theirs)
     x = random_array((n, c, h, w), seed=n + h + w)
     # a dilated window can read padding only (max -inf): torch then sends its gradient to an
@@ -146,8 +175,6 @@ def test_bad_inputs_are_named(layer):
     with pytest.raises(ValueError, match=r"padding must be at most half of kernel_size \(3, 3\), "
                                          r"got padding \(2, 2\)"):
         layer(3, padding=2)
-    with pytest.raises(ValueError, match="ceil_mode=True is not supported"):
-        layer(2, ceil_mode=True)
     with pytest.raises(ValueError, match="kernel_size must be positive, got 0"):
         layer((2, 0))
     with pytest.raises(ValueError, match="stride must be positive, got 0"):

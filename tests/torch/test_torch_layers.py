@@ -238,10 +238,9 @@ def test_activations_are_finite_and_exact_for_huge_and_zero_inputs(fn, reference
     assert torch.isfinite(x.grad).all()
 
 
-def test_softmax_without_dim_warns_and_follows_torch():
-    x = random_array((2, 3))
-    with pytest.warns(UserWarning, match="Implicit dimension"):
-        ours = act.Softmax()(torch.tensor(x))
-    with pytest.warns(UserWarning):
-        theirs = nn.Softmax()(torch.tensor(x))
-    assert_close(ours.numpy(), theirs, "softmax over the implicit dimension")
+def test_softmax_without_dim_is_refused():
+    # torch's implicit dim is deprecated; both halves refuse it (tests/test_mirror.py)
+    with pytest.raises(TypeError, match="Softmax dim must be an integer, got NoneType None"):
+        act.Softmax()
+    with pytest.raises(TypeError, match="LogSoftmax dim must be an integer, got NoneType None"):
+        act.LogSoftmax()
