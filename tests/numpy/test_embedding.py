@@ -5,19 +5,7 @@ import pytest
 import torch
 
 from companion.numpy.embedding import Embedding
-from tests.parity import assert_close, assert_param_grads_match, random_array
-
-
-def check_embedding(ours, theirs, index, seed=1):
-    theirs = theirs.double()
-    out_t = theirs(torch.as_tensor(index))
-    out = ours.forward(index)
-    assert_close(out, out_t, "forward output")
-    upstream = random_array(out.shape, seed)
-    out_t.backward(torch.as_tensor(upstream))
-    ours.zero_grad()
-    assert ours.backward(upstream) is None
-    assert_param_grads_match(ours, theirs)
+from companion.parity import check_parity, check_rejects, random_array
 
 
 @pytest.mark.parametrize("index", [np.array([[0, 3, 3], [9, 3, 1]]), np.array([4]),
@@ -27,7 +15,7 @@ def test_parity_with_torch(index, padding_idx):
     torch.manual_seed(0)
     theirs = torch.nn.Embedding(10, 4, padding_idx=padding_idx)
     ours = Embedding.from_torch(theirs)
-    check_embedding(ours, theirs, index)
+    check_parity(ours, theirs, index)  # integer indices: no input gradient, on either side
 
 
 def test_repeated_indices_accumulate():
@@ -52,6 +40,12 @@ def test_padding_row_receives_no_gradient():
     layer.forward(np.array([0, 0, 2]))
     layer.backward(random_array((3, 3), seed=1))
     assert not layer.grads["weight"][0].any() and layer.grads["weight"][2].any()
+
+
+@pytest.mark.parametrize("index", [np.array([0, 5]), np.array([-1])])
+def test_an_index_out_of_range_is_refused_like_torch(index):
+    theirs = torch.nn.Embedding(5, 2)
+    check_rejects(Embedding.from_torch(theirs), theirs, index)
 
 
 def test_bad_inputs_and_arguments():

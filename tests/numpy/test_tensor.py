@@ -8,23 +8,25 @@ from hypothesis import given, settings, strategies as st
 
 from companion.numpy.autograd import (Tensor, Value, concatenate, cross_entropy, stack, to_mermaid,
                                       trace, unbroadcast)
-from tests.parity import assert_close, random_array, to_torch
+from companion.parity import Function, assert_close, check_parity, random_array, to_torch
 
 
-def check(ours_fn, torch_fn, *arrays, seed=0):
-    """Same inputs, same random upstream gradient: outputs and every input gradient agree."""
-    ours = [Tensor(a, requires_grad=True) for a in arrays]
-    theirs = [to_torch(a, requires_grad=True) for a in arrays]
-    out, out_t = ours_fn(*ours), torch_fn(*theirs)
-    assert out.shape == tuple(out_t.shape)
-    assert_close(out.data, out_t, "forward output")
-    grad = np.asarray(random_array(out.shape, seed + 100))
-    out.backward(grad)
-    out_t.backward(to_torch(grad))
-    for i, (o, t) in enumerate(zip(ours, theirs)):
-        assert o.grad.shape == o.shape
-        assert_close(o.grad, t.grad, f"gradient of input {i}")
-    return ours
+def engine(fn):
+    """``fn`` on our Tensors as a parity Function: backward gives each input Tensor's grad."""
+    graph = {}
+
+    def forward(*arrays):
+        graph["inputs"] = [Tensor(a, requires_grad=True) for a in arrays]
+        graph["output"] = fn(*graph["inputs"])
+        return graph["output"].data
+
+    def grad(upstream, inputs, output):
+        graph["output"].backward(upstream[0])
+        return [x.grad for x in graph["inputs"]]
+
+    function = Function(forward, grad)
+    function.graph = graph  # the Tensors of the last call, for further checks
+    return function
 
 
 def positive(shape, seed=0):
@@ -60,7 +62,7 @@ def test_binary_op(name):
     ours_fn, torch_fn, shape_a, shape_b = BINARY[name]
     a = positive(shape_a, 1) if "pow" in name else random_array(shape_a, 1)
     b = away_from_zero(shape_b, 2)
-    check(ours_fn, torch_fn, a, b)
+    check_parity(engine(ours_fn), torch_fn, a, b)
 
 
 UNARY = {
@@ -126,38 +128,40 @@ UNARY = {
 @pytest.mark.parametrize("name", list(UNARY))
 def test_unary_op(name):
     ours_fn, torch_fn, make = UNARY[name]
-    check(ours_fn, torch_fn, make((2, 3, 4), 3))
+    check_parity(engine(ours_fn), torch_fn, make((2, 3, 4), 3))
 
 
 def test_matrix_transpose_property():
-    check(lambda x: x.T @ x, lambda x: x.T @ x, random_array((5, 3), 4))
+    check_parity(engine(lambda x: x.T @ x), lambda x: x.T @ x, random_array((5, 3), 4))
 
 
 def test_embedding_lookup_adds_gradients_of_repeated_ids():
     ids = np.array([[0, 3, 3], [4, 0, 3]])                  # (B, T)
-    check(lambda w: w[ids], lambda w: w[torch.from_numpy(ids)], random_array((6, 4), 5))
+    check_parity(engine(lambda w: w[ids]), lambda w: w[torch.from_numpy(ids)],
+                 random_array((6, 4), 5))
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_concatenate_and_stack(axis):
     arrays = [random_array((2, 3), 6), random_array((2, 3), 7), random_array((2, 3), 8)]
-    check(lambda *t: concatenate(t, axis), lambda *t: torch.cat(t, axis), *arrays)
-    check(lambda *t: stack(t, axis), lambda *t: torch.stack(t, axis), *arrays)
+    check_parity(engine(lambda *t: concatenate(t, axis)), lambda *t: torch.cat(t, axis), *arrays)
+    check_parity(engine(lambda *t: stack(t, axis)), lambda *t: torch.stack(t, axis), *arrays)
 
 
 def test_causal_mask_then_softmax():
     mask = np.triu(np.ones((4, 4), dtype=bool), k=1)         # (T, T), True above the diagonal
-    check(lambda x: x.masked_fill(mask, -np.inf).softmax(-1),
-          lambda x: x.masked_fill(torch.from_numpy(mask), -torch.inf).softmax(-1),
-          random_array((2, 4, 4), 9))
+    check_parity(engine(lambda x: x.masked_fill(mask, -np.inf).softmax(-1)),
+                 lambda x: x.masked_fill(torch.from_numpy(mask), -torch.inf).softmax(-1),
+                 random_array((2, 4, 4), 9))
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (1, 7), (2, 4, 6)])
 def test_cross_entropy(shape):
     targets = np.random.default_rng(10).integers(0, shape[-1], shape[:-1])
     flat = torch.from_numpy(targets.reshape(-1))
-    check(lambda x: cross_entropy(x, targets),
-          lambda x: TF.cross_entropy(x.reshape(-1, shape[-1]), flat), random_array(shape, 11))
+    check_parity(engine(lambda x: cross_entropy(x, targets)),
+                 lambda x: TF.cross_entropy(x.reshape(-1, shape[-1]), flat),
+                 random_array(shape, 11))
 
 
 def test_stable_for_huge_logits():
@@ -169,8 +173,8 @@ def test_stable_for_huge_logits():
 
 def test_max_splits_ties_like_amax():
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
-    check(lambda t: t.max(1), lambda t: t.amax(1), x)
-    check(lambda t: t.max(), lambda t: t.amax(), x)
+    check_parity(engine(lambda t: t.max(1)), lambda t: t.amax(1), x)
+    check_parity(engine(lambda t: t.max()), lambda t: t.amax(), x)
 
 
 # -- composed models ----------------------------------------------------------------------------
@@ -186,7 +190,7 @@ def test_two_layer_mlp_with_cross_entropy():
                                 torch.from_numpy(targets))
 
     shapes = [(8, 5), (7, 5), (7,), (3, 7), (3,)]
-    check(ours, theirs, *[random_array(s, 13 + i) for i, s in enumerate(shapes)])
+    check_parity(engine(ours), theirs, *[random_array(s, 13 + i) for i, s in enumerate(shapes)])
 
 
 def layer_norm(x, weight, bias, eps=1e-5):
@@ -214,7 +218,7 @@ def test_causal_self_attention_block_with_layer_norm():
         return x + att @ w_out.T
 
     shapes = [(B, T, D), (D,), (D,), (3 * D, D), (D, D)]
-    check(ours, theirs, *[random_array(s, 20 + i) for i, s in enumerate(shapes)])
+    check_parity(engine(ours), theirs, *[random_array(s, 20 + i) for i, s in enumerate(shapes)])
 
 
 def test_training_an_mlp_on_xor():
@@ -251,7 +255,9 @@ def broadcastable_shapes(draw):
 @given(broadcastable_shapes(), st.sampled_from(["+", "*"]))
 def test_broadcasting_gradients_take_the_operand_shapes(shapes, op):
     fn = (lambda a, b: a + b) if op == "+" else (lambda a, b: a * b)
-    a, b = check(fn, fn, random_array(shapes[0], 30), random_array(shapes[1], 31))
+    ours = engine(fn)
+    check_parity(ours, fn, random_array(shapes[0], 30), random_array(shapes[1], 31))
+    a, b = ours.graph["inputs"]
     assert a.grad.shape == shapes[0] and b.grad.shape == shapes[1]
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from companion.numpy.autograd import MLP, Neuron, Value, to_mermaid, trace
-from tests.parity import assert_close
+from companion.parity import assert_close
 
 INPUTS = (1.3, -0.7, 0.4)          # a, b, c; c > 0 so that log(c) is defined
 
