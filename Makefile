@@ -14,7 +14,7 @@ LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 LAB_PORT ?= 8888
 REMOTE ?= origin
 
-.PHONY: book notebooks publish-notebooks lab test bench serve constraints clean
+.PHONY: book notebooks publish-notebooks lab test check bench serve constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ lab: $(STAMP) $(LAB_SETTINGS)
 ## test: build the book (cached), then run the whole suite: unit tests, every chapter under nbval, the browser check
 test: book
 	$(PY) -m pytest -n $(JOBS) --dist loadfile
+
+## check: the unit tests alone, in parallel: tests/ without the chapters and without the checks
+## of the built book (browser, notebooks, Colab); the quick loop while changing the package
+BUILT_BOOK_TESTS := tests/test_browser.py tests/test_notebooks.py tests/test_colab.py
+check: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests $(BUILT_BOOK_TESTS:%=--ignore=%)
 
 ## bench: time every chapter and compare scratch layers with torch; writes _build/bench/results.json
 bench: $(STAMP)
