@@ -6,6 +6,7 @@ mirrors. ``training`` holds the small fit loop the chapters share, ``device`` pi
 there is one.
 """
 
+from companion import runtime as _runtime
 from companion.torch.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from companion.torch.attention import MultiheadAttention, scaled_dot_product_attention
 from companion.torch.conv import Conv2d
@@ -28,3 +29,5 @@ __all__ = [
     "default_device", "to_device", "seed_everything", "fit", "evaluate", "accuracy", "History",
     "EarlyStopping",
 ]
+
+_runtime.apply()  # torch is loaded now: give it the policy's thread pools
