@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from companion.numpy.attention import (MultiheadAttention, causal_mask,
                                        scaled_dot_product_attention,
                                        scaled_dot_product_attention_backward)
-from tests.parity import assert_close, assert_param_grads_match, random_array, to_torch
+from companion.parity import Function, Scratch, Torch, check_parity, random_array, to_torch
 
 
 def torch_mha(E, h, bias=True, batch_first=True, seed=0):
@@ -23,69 +23,51 @@ def torch_mha(E, h, bias=True, batch_first=True, seed=0):
     return module
 
 
-def run_mha(N, L, S, E=6, h=2, bias=True, batch_first=True, self_attention=False, seed=0,
-            **kwargs):
-    """Run both layers on the same inputs and random upstream gradient; return both results."""
+def mha_case(N, L, S, E=6, h=2, bias=True, batch_first=True, self_attention=False, seed=0):
+    """Torch's layer, our copy of it, and its inputs: query, key, value, or x alone.
+
+    Check them with ``grad_outputs=1``: our backward takes the gradient of the output only, not
+    of the attention weights (which are compared in the forward pass).
+    """
     theirs = torch_mha(E, h, bias, batch_first, seed)
     ours = MultiheadAttention.from_torch(theirs)
     shape = lambda T: (N, T, E) if batch_first else (T, N, E)  # noqa: E731
     if N is None:
         shape = lambda T: (T, E)  # noqa: E731
-    q = random_array(shape(L), seed + 1)
-    k = q if self_attention else random_array(shape(S), seed + 2)
-    v = q if self_attention else random_array(shape(S), seed + 3)
-    q_t = to_torch(q, requires_grad=True)
-    k_t = q_t if self_attention else to_torch(k, requires_grad=True)
-    v_t = q_t if self_attention else to_torch(v, requires_grad=True)
-    t_kwargs = {name: (torch.tensor(value) if isinstance(value, np.ndarray) else value)
-                for name, value in kwargs.items()}
-    out_t, w_t = theirs(q_t, k_t, v_t, **t_kwargs)
-    out, w = ours.forward(q, k, v, **kwargs)
-    grad_out = random_array(out.shape, seed + 4)
-    out_t.backward(to_torch(grad_out))
-    ours.zero_grad()
-    grads = ours.backward(grad_out)
-    return ours, theirs, (out, w, grads), (out_t, w_t, (q_t, k_t, v_t)), self_attention
-
-
-def assert_mha_match(result):
-    ours, theirs, (out, w, grads), (out_t, w_t, inputs_t), self_attention = result
-    assert_close(out, out_t, "output")
-    if w_t is None:
-        assert w is None
-    else:
-        assert_close(w, w_t, "attention weights")
-    if self_attention:
-        assert_close(sum(grads), inputs_t[0].grad, "gradient of x (sum of the three roles)")
-    else:
-        for name, grad, tensor in zip(("query", "key", "value"), grads, inputs_t):
-            assert_close(grad, tensor.grad, f"gradient of {name}")
-    assert_param_grads_match(ours, theirs)
+    if self_attention:  # x plays all three roles, so its gradient is the sum of the three
+        ours = Scratch(ours, call=lambda m, x, **kw: m.forward(x, x, x, **kw),
+                       backward=lambda m, grad: sum(m.backward(grad)))
+        theirs = Torch(theirs, call=lambda m, x, **kw: m(x, x, x, **kw))
+        return ours, theirs, random_array(shape(L), seed + 1)
+    return (ours, theirs, random_array(shape(L), seed + 1), random_array(shape(S), seed + 2),
+            random_array(shape(S), seed + 3))
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
 @pytest.mark.parametrize("self_attention", [True, False])
 def test_mha_self_and_cross(batch_first, self_attention):
     L, S = (5, 5) if self_attention else (5, 7)
-    assert_mha_match(run_mha(3, L, S, batch_first=batch_first, self_attention=self_attention))
+    check_parity(*mha_case(3, L, S, batch_first=batch_first, self_attention=self_attention),
+                 grad_outputs=1)
 
 
 @pytest.mark.parametrize("N, L, S", [(1, 1, 1), (1, 4, 3), (2, 1, 6), (3, 6, 1)])
 def test_mha_edge_shapes(N, L, S):
-    assert_mha_match(run_mha(N, L, S, E=12, h=3))
+    check_parity(*mha_case(N, L, S, E=12, h=3), grad_outputs=1)
 
 
 def test_mha_unbatched_and_no_bias():
-    assert_mha_match(run_mha(None, 4, 3))
-    assert_mha_match(run_mha(2, 4, 3, bias=False, batch_first=False))
+    check_parity(*mha_case(None, 4, 3), grad_outputs=1)
+    check_parity(*mha_case(2, 4, 3, bias=False, batch_first=False), grad_outputs=1)
 
 
 def test_mha_per_head_weights():
-    assert_mha_match(run_mha(2, 4, 5, E=8, h=4, average_attn_weights=False))
+    check_parity(*mha_case(2, 4, 5, E=8, h=4),
+                 kwargs={"average_attn_weights": False}, grad_outputs=1)
 
 
 def test_mha_need_weights_false():
-    assert_mha_match(run_mha(2, 4, 5, need_weights=False))
+    check_parity(*mha_case(2, 4, 5), kwargs={"need_weights": False}, grad_outputs=1)
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
@@ -93,40 +75,50 @@ def test_mha_bool_and_float_attn_mask(batch_first):
     rng = np.random.default_rng(5)
     blocked = rng.random((4, 6)) < 0.4
     blocked[:, 0] = False  # every query keeps at least one key
-    assert_mha_match(run_mha(2, 4, 6, batch_first=batch_first, attn_mask=blocked))
-    assert_mha_match(run_mha(2, 4, 6, batch_first=batch_first,
-                             attn_mask=random_array((4, 6), 6)))
+    check_parity(*mha_case(2, 4, 6, batch_first=batch_first),
+                 kwargs={"attn_mask": blocked}, grad_outputs=1)
+    check_parity(*mha_case(2, 4, 6, batch_first=batch_first),
+                 kwargs={"attn_mask": random_array((4, 6), 6)}, grad_outputs=1)
     per_head = random_array((2 * 2, 4, 6), 7)  # (N*h, L, S)
-    assert_mha_match(run_mha(2, 4, 6, batch_first=batch_first, attn_mask=per_head))
+    check_parity(*mha_case(2, 4, 6, batch_first=batch_first),
+                 kwargs={"attn_mask": per_head}, grad_outputs=1)
 
 
 def test_mha_causal_masks():
     mask = causal_mask(5)
-    assert_mha_match(run_mha(3, 5, 5, self_attention=True, attn_mask=mask))
-    assert_mha_match(run_mha(3, 5, 5, self_attention=True, attn_mask=mask, is_causal=True))
-    assert_mha_match(run_mha(3, 5, 5, self_attention=True, attn_mask=np.isinf(mask)))
+    check_parity(*mha_case(3, 5, 5, self_attention=True),
+                 kwargs={"attn_mask": mask}, grad_outputs=1)
+    check_parity(*mha_case(3, 5, 5, self_attention=True),
+                 kwargs={"attn_mask": mask, "is_causal": True}, grad_outputs=1)
+    check_parity(*mha_case(3, 5, 5, self_attention=True),
+                 kwargs={"attn_mask": np.isinf(mask)}, grad_outputs=1)
 
 
 def test_mha_key_padding_mask_bool_and_float():
     padding = np.array([[False] * 6, [False] * 4 + [True] * 2, [False] + [True] * 5])
-    assert_mha_match(run_mha(3, 4, 6, key_padding_mask=padding))
-    assert_mha_match(run_mha(3, 4, 6, key_padding_mask=np.where(padding, -1e9, 0.0)))
+    check_parity(*mha_case(3, 4, 6), kwargs={"key_padding_mask": padding}, grad_outputs=1)
+    check_parity(*mha_case(3, 4, 6),
+                 kwargs={"key_padding_mask": np.where(padding, -1e9, 0.0)}, grad_outputs=1)
     blocked = np.isinf(causal_mask(4, 6))  # bool with bool: torch warns on mixed mask types
-    assert_mha_match(run_mha(3, 4, 6, key_padding_mask=padding, attn_mask=blocked,
-                             batch_first=False))
+    check_parity(*mha_case(3, 4, 6, batch_first=False),
+                 kwargs={"key_padding_mask": padding, "attn_mask": blocked}, grad_outputs=1)
 
 
 def test_mha_fully_blocked_row_gives_zeros_not_nan():
     blocked = np.zeros((4, 5), dtype=bool)
     blocked[2] = True  # query 2 may attend to nothing
-    ours, theirs, (out, w, grads), (out_t, w_t, _), _ = run_mha(2, 4, 5, attn_mask=blocked)
+    ours, theirs, *inputs = mha_case(2, 4, 5)
+    out_t, _ = theirs(*to_torch(inputs), attn_mask=torch.tensor(blocked))
     assert torch.isnan(out_t[:, 2]).all()  # torch's need_weights=True path gives nan here
+    out, w = ours.forward(*inputs, attn_mask=blocked)
+    grads = ours.backward(random_array(out.shape, 4))
     assert np.isfinite(out).all() and all(np.isfinite(g).all() for g in grads)
     np.testing.assert_array_equal(w[:, 2], 0.0)
     np.testing.assert_allclose(out[:, 2], np.broadcast_to(ours.params["out_proj.bias"], (2, 6)))
     assert all(np.isfinite(g).all() for g in ours.grads.values())
     # torch's need_weights=False path (SDPA) gives zeros too: then everything matches
-    assert_mha_match(run_mha(2, 4, 5, attn_mask=blocked, need_weights=False))
+    check_parity(*mha_case(2, 4, 5),
+                 kwargs={"attn_mask": blocked, "need_weights": False}, grad_outputs=1)
 
 
 def test_mha_init_follows_torch_distributions():
@@ -170,19 +162,13 @@ def test_mha_bad_inputs():
 
 # -- scaled dot-product attention --------------------------------------------------------------
 
-def check_sdpa(q, k, v, mask=None, is_causal=False, scale=None, seed=9):
-    q_t, k_t, v_t = (to_torch(a, requires_grad=True) for a in (q, k, v))
-    mask_t = None if mask is None else torch.tensor(mask)
-    out_t = F.scaled_dot_product_attention(q_t, k_t, v_t, attn_mask=mask_t, is_causal=is_causal,
-                                           scale=scale)
-    out, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal, scale=scale)
-    assert_close(out, out_t, "output")
-    grad_out = random_array(out.shape, seed)
-    out_t.backward(to_torch(grad_out))
-    grads = scaled_dot_product_attention_backward(grad_out, q, k, v, weights, scale)
-    for name, grad, tensor in zip(("query", "key", "value"), grads, (q_t, k_t, v_t)):
-        assert_close(grad, tensor.grad, f"gradient of {name}")
-    return out, weights, grads
+def sdpa_grad(upstream, inputs, output, attn_mask=None, is_causal=False, scale=None):
+    """The hand-written backward, given the weights of the same forward pass."""
+    weights = scaled_dot_product_attention(*inputs, attn_mask, is_causal=is_causal, scale=scale)[1]
+    return scaled_dot_product_attention_backward(upstream[0], *inputs, weights, scale)
+
+
+SDPA = Function(lambda *qkv, **kw: scaled_dot_product_attention(*qkv, **kw)[0], sdpa_grad)
 
 
 @settings(max_examples=15, deadline=None)
@@ -192,7 +178,8 @@ def test_sdpa_matches_torch_for_any_shape(batch, L, S, E, Ev):
     q = random_array((*batch, L, E), 1)
     k = random_array((*batch, S, E), 2)
     v = random_array((*batch, S, Ev), 3)
-    out, weights, _ = check_sdpa(q, k, v)
+    check_parity(SDPA, F.scaled_dot_product_attention, q, k, v)
+    out, weights = scaled_dot_product_attention(q, k, v)
     assert out.shape == (*batch, L, Ev) and weights.shape == (*batch, L, S)
     np.testing.assert_allclose(weights.sum(-1), 1.0)
 
@@ -202,17 +189,18 @@ def test_sdpa_masks_causal_and_scale():
     v = random_array((2, 3, 6, 2), 3)
     keep = np.random.default_rng(0).random((4, 6)) < 0.6
     keep[:, 0] = True
-    check_sdpa(q, k, v, mask=keep)
-    check_sdpa(q, k, v, mask=random_array((3, 4, 6), 4))
-    check_sdpa(q, k, v, is_causal=True)
-    check_sdpa(q, k, v, scale=0.3)
+    for kwargs in ({"attn_mask": keep}, {"attn_mask": random_array((3, 4, 6), 4)},
+                   {"is_causal": True}, {"scale": 0.3}):
+        check_parity(SDPA, F.scaled_dot_product_attention, q, k, v, kwargs=kwargs)
 
 
 def test_sdpa_fully_blocked_row_is_zero_with_zero_gradient():
     q, k, v = random_array((2, 4, 3), 1), random_array((2, 5, 3), 2), random_array((2, 5, 3), 3)
     keep = np.ones((4, 5), dtype=bool)
     keep[1] = False
-    out, weights, grads = check_sdpa(q, k, v, mask=keep)
+    check_parity(SDPA, F.scaled_dot_product_attention, q, k, v, kwargs={"attn_mask": keep})
+    out, weights = scaled_dot_product_attention(q, k, v, keep)
+    grads = scaled_dot_product_attention_backward(random_array(out.shape, 4), q, k, v, weights)
     np.testing.assert_array_equal(out[:, 1], 0.0)
     np.testing.assert_array_equal(weights[:, 1], 0.0)
     np.testing.assert_array_equal(grads[0][:, 1], 0.0)

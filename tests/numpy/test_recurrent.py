@@ -8,8 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from companion.numpy.gradcheck import numerical_gradient
 from companion.numpy.recurrent import GRU, LSTM, RNN
-from tests.parity import assert_close, assert_param_grads_match, random_array, to_torch
+from companion.parity import check_parity, random_array
 
 KINDS = {
     "rnn_tanh": (RNN, torch.nn.RNN, {"nonlinearity": "tanh"}),
@@ -19,71 +20,45 @@ KINDS = {
 }
 
 
-def check_recurrent(kind, T, N, I, H, batch_first=False, with_hx=False, bias=True,
-                    unbatched=False, seed=0, num_layers=1, bidirectional=False, dropout=0.0):
-    """Outputs, final states, input and initial-state gradients, parameter gradients agree."""
+def recurrent_case(kind, T, N, I, H, batch_first=False, with_hx=False, bias=True,
+                   unbatched=False, seed=0, num_layers=1, bidirectional=False, dropout=0.0):
+    """Torch's layer (in eval mode), our copy of it, the input and the initial state (None
+    unless with_hx). check_parity compares the output and every final state, back-propagates a
+    random gradient into each, and compares the gradients of x, of the initial state and of every
+    parameter."""
     ours_cls, torch_cls, extra = KINDS[kind]
     torch.manual_seed(seed)
     theirs = torch_cls(I, H, bias=bias, batch_first=batch_first, num_layers=num_layers,
                        bidirectional=bidirectional, dropout=dropout, **extra).double().eval()
     ours = ours_cls.from_torch(theirs)
-    is_lstm = kind == "lstm"
-
     K = num_layers * (2 if bidirectional else 1)
     if unbatched:
         x_shape, state_shape = (T, I), (K, H)
     else:
         x_shape, state_shape = ((N, T, I) if batch_first else (T, N, I)), (K, N, H)
-    x = random_array(x_shape, seed + 1)
-    x_t = to_torch(x, requires_grad=True)
-    states = [random_array(state_shape, seed + 2 + k) for k in range(2 if is_lstm else 1)]
-    states_t = [to_torch(s, requires_grad=True) for s in states]
-    hx = (tuple(states) if is_lstm else states[0]) if with_hx else None
-    hx_t = (tuple(states_t) if is_lstm else states_t[0]) if with_hx else None
-
-    out, final = ours.forward(x, hx)
-    out_t, final_t = theirs(x_t, hx_t)
-    finals = list(final) if is_lstm else [final]
-    finals_t = list(final_t) if is_lstm else [final_t]
-    assert_close(out, out_t, "output")
-    for k, (ours_state, torch_state) in enumerate(zip(finals, finals_t)):
-        assert ours_state.shape == tuple(torch_state.shape)
-        assert_close(ours_state, torch_state, f"final state {k}")
-
-    grad_out = random_array(out.shape, seed + 10)
-    grad_finals = [random_array(s.shape, seed + 11 + k) for k, s in enumerate(finals)]
-    torch.autograd.backward([out_t, *finals_t], [to_torch(g) for g in [grad_out, *grad_finals]])
-    ours.zero_grad()
-    result = ours.backward(grad_out, *grad_finals)
-    if with_hx:
-        grad_x, grad_hx = result
-        grads_hx = list(grad_hx) if is_lstm else [grad_hx]
-        for k, (ours_grad, torch_state) in enumerate(zip(grads_hx, states_t)):
-            assert_close(ours_grad, torch_state.grad, f"gradient of initial state {k}")
-    else:
-        grad_x = result
-    assert grad_x.shape == x.shape
-    assert_close(grad_x, x_t.grad, "gradient of the input")
-    assert_param_grads_match(ours, theirs)
-    return ours
+    states = [random_array(state_shape, seed + 2 + k) for k in range(2 if kind == "lstm" else 1)]
+    hx = (tuple(states) if kind == "lstm" else states[0]) if with_hx else None
+    return ours, theirs, random_array(x_shape, seed + 1), hx
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_parity_with_torch(kind, batch_first, with_hx):
-    check_recurrent(kind, T=6, N=4, I=5, H=7, batch_first=batch_first, with_hx=with_hx)
+    check_parity(*recurrent_case(kind, T=6, N=4, I=5, H=7, batch_first=batch_first,
+                                 with_hx=with_hx))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("T, N, I, H", [(1, 3, 4, 5), (5, 1, 3, 4), (1, 1, 1, 1), (7, 3, 5, 9)])
 def test_parity_edge_shapes(kind, T, N, I, H):
-    check_recurrent(kind, T, N, I, H, batch_first=True, with_hx=True, seed=3)
+    check_parity(*recurrent_case(kind, T, N, I, H, batch_first=True, with_hx=True, seed=3))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_parity_without_bias(kind):
-    ours = check_recurrent(kind, T=4, N=3, I=2, H=5, with_hx=True, bias=False)
+    ours, theirs, x, hx = recurrent_case(kind, T=4, N=3, I=2, H=5, with_hx=True, bias=False)
+    check_parity(ours, theirs, x, hx)
     assert set(ours.params) == {"weight_ih_l0", "weight_hh_l0"}
 
 
@@ -92,8 +67,8 @@ def test_parity_without_bias(kind):
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_parity_unbatched(kind, with_hx, batch_first):
     """An unbatched (T, I) sequence ignores batch_first, as in torch."""
-    check_recurrent(kind, T=5, N=1, I=3, H=4, batch_first=batch_first, with_hx=with_hx,
-                    unbatched=True)
+    check_parity(*recurrent_case(kind, T=5, N=1, I=3, H=4, batch_first=batch_first,
+                                 with_hx=with_hx, unbatched=True))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -101,15 +76,16 @@ def test_parity_unbatched(kind, with_hx, batch_first):
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_parity_stacked_and_bidirectional(kind, num_layers, bidirectional, with_hx):
     """Stacked layers (dropout inactive in eval) and both directions match torch.nn."""
-    check_recurrent(kind, T=5, N=3, I=4, H=6, batch_first=True, with_hx=with_hx, seed=5,
-                    num_layers=num_layers, bidirectional=bidirectional,
-                    dropout=0.3 if num_layers > 1 else 0.0)
+    check_parity(*recurrent_case(kind, T=5, N=3, I=4, H=6, batch_first=True, with_hx=with_hx,
+                                 seed=5, num_layers=num_layers, bidirectional=bidirectional,
+                                 dropout=0.3 if num_layers > 1 else 0.0))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_parity_stacked_unbatched_without_bias(kind):
-    ours = check_recurrent(kind, T=4, N=1, I=3, H=2, with_hx=True, bias=False, unbatched=True,
-                           num_layers=2, bidirectional=True)
+    ours, theirs, x, hx = recurrent_case(kind, T=4, N=1, I=3, H=2, with_hx=True, bias=False,
+                                         unbatched=True, num_layers=2, bidirectional=True)
+    check_parity(ours, theirs, x, hx)
     assert sorted(ours.params) == sorted(f"weight_{w}_l{k}{d}" for w in ("ih", "hh")
                                          for k in (0, 1) for d in ("", "_reverse"))
 
@@ -133,16 +109,8 @@ def test_stacked_bidirectional_dropout_finite_differences():
     analytic = {"x": grad_x, "h0": grad_h0, "c0": grad_c0, **lstm.grads}
     arrays = {"x": x, "h0": h0, "c0": c0, **lstm.params}
     for name, array in arrays.items():
-        numeric = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + 1e-6
-            up = loss()
-            array[index] = saved - 1e-6
-            down = loss()
-            array[index] = saved
-            numeric[index] = (up - down) / 2e-6
-        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(analytic[name], numerical_gradient(loss, array), rtol=1e-6,
+                                   atol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
@@ -178,7 +146,7 @@ def test_stacked_gates_have_a_leading_layer_axis():
        I=st.integers(1, 5), H=st.integers(1, 6), batch_first=st.booleans(),
        with_hx=st.booleans(), seed=st.integers(0, 1000))
 def test_parity_random_shapes(kind, T, N, I, H, batch_first, with_hx, seed):
-    check_recurrent(kind, T, N, I, H, batch_first, with_hx, seed=seed)
+    check_parity(*recurrent_case(kind, T, N, I, H, batch_first, with_hx, seed=seed))
 
 
 def test_lstm_finite_differences():
@@ -197,18 +165,9 @@ def test_lstm_finite_differences():
     grad_x, (grad_h0, grad_c0) = lstm.backward(p_out, p_h, p_c)
     analytic = {"x": grad_x, "h0": grad_h0, "c0": grad_c0, **lstm.grads}
     arrays = {"x": x, "h0": h0, "c0": c0, **lstm.params}
-    eps = 1e-6
     for name, array in arrays.items():
-        numeric = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + eps
-            up = loss()
-            array[index] = saved - eps
-            down = loss()
-            array[index] = saved
-            numeric[index] = (up - down) / (2 * eps)
-        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(analytic[name], numerical_gradient(loss, array), rtol=1e-6,
+                                   atol=1e-8, err_msg=name)
 
 
 def test_lstm_gates_describe_the_cell():
