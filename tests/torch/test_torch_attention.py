@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.torch.attention import MultiheadAttention, scaled_dot_product_attention
-from tests.parity import assert_close, random_array
-from tests.torch.torch_parity import check_parity, twins
+from companion.parity import assert_close, check_parity, random_array, twins
 
 
 def mha_inputs(L, S, N, E, kdim=None, vdim=None, batch_first=False):
@@ -24,8 +23,8 @@ def mha_inputs(L, S, N, E, kdim=None, vdim=None, batch_first=False):
 @pytest.mark.parametrize("average", [True, False])
 def test_mha_without_masks(batch_first, L, S, N, average):
     ours, theirs = twins(MultiheadAttention, nn.MultiheadAttention, 6, 3, batch_first=batch_first)
-    call = lambda m, q, k, v: m(q, k, v, average_attn_weights=average)  # noqa: E731
-    check_parity(ours, theirs, *mha_inputs(L, S, N, 6, batch_first=batch_first), call=call)
+    check_parity(ours, theirs, *mha_inputs(L, S, N, 6, batch_first=batch_first),
+                 kwargs={"average_attn_weights": average})
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -36,9 +35,8 @@ def test_mha_options(kwargs):
     ours, theirs = twins(MultiheadAttention, nn.MultiheadAttention, 4, 2, batch_first=True,
                          **kwargs)
     inputs = mha_inputs(3, 5, 2, 4, kwargs.get("kdim"), kwargs.get("vdim"), batch_first=True)
-    mask = torch.tensor([[False, False, True, False, True], [False] * 5])
-    check_parity(ours, theirs, *inputs, mask.numpy(),
-                 call=lambda m, q, k, v, pad: m(q, k, v, key_padding_mask=pad))
+    mask = np.array([[False, False, True, False, True], [False] * 5])
+    check_parity(ours, theirs, *inputs, kwargs={"key_padding_mask": mask})
 
 
 def causal(L):
@@ -57,16 +55,14 @@ def test_mha_attn_mask_and_key_padding_mask(mask_kind, per_head):
     if mask_kind == "float":
         attn = np.where(attn, -np.inf, rng.standard_normal(attn.shape))
         pad = np.where(pad, -np.inf, 0.0)
-    attn_t, pad_t = torch.tensor(attn), torch.tensor(pad)
     check_parity(ours, theirs, *mha_inputs(L, S, N, E),
-                 call=lambda m, q, k, v: m(q, k, v, attn_mask=attn_t, key_padding_mask=pad_t))
+                 kwargs={"attn_mask": attn, "key_padding_mask": pad})
 
 
 def test_mha_causal_hint_with_the_causal_mask():
     ours, theirs = twins(MultiheadAttention, nn.MultiheadAttention, 4, 2, batch_first=True)
-    mask = torch.tensor(causal(5))
     check_parity(ours, theirs, *mha_inputs(5, 5, 2, 4, batch_first=True),
-                 call=lambda m, q, k, v: m(q, k, v, attn_mask=mask, is_causal=True))
+                 kwargs={"attn_mask": causal(5), "is_causal": True})
     with pytest.raises(ValueError, match="is_causal=True needs attn_mask"):
         ours(*(torch.tensor(x) for x in mha_inputs(5, 5, 2, 4, batch_first=True)), is_causal=True)
 
@@ -78,8 +74,8 @@ def test_mha_fully_masked_rows_match_torch_sdpa_path_and_have_zero_weights():
     attn = torch.zeros(2, 3, dtype=torch.bool)
     attn[1] = True                                        # query 1 blocked everywhere
     check_parity(ours, theirs, *mha_inputs(2, 3, 2, 4, batch_first=True),
-                 call=lambda m, q, k, v: m(q, k, v, key_padding_mask=pad, attn_mask=attn,
-                                           need_weights=False)[0])
+                 kwargs={"key_padding_mask": pad.numpy(), "attn_mask": attn.numpy(),
+                         "need_weights": False})
     q, k, v = (torch.tensor(x) for x in mha_inputs(2, 3, 2, 4, batch_first=True))
     out, weights = ours(q, k, v, key_padding_mask=pad, attn_mask=attn)
     assert torch.isfinite(out).all()
@@ -134,9 +130,8 @@ def sdpa_case(shape_q, shape_k, shape_v):
                                     ((1, 1, 5), (1, 1, 5), (1, 1, 2)),
                                     ((3, 4), (3, 4), (3, 4))])
 def test_sdpa(kwargs, shapes):
-    check_parity(lambda *a, **k: scaled_dot_product_attention(*a, **k),
-                 lambda *a, **k: F.scaled_dot_product_attention(*a, **k), *sdpa_case(*shapes),
-                 call=lambda f, q, k, v: f(q, k, v, **kwargs))
+    check_parity(scaled_dot_product_attention, F.scaled_dot_product_attention,
+                 *sdpa_case(*shapes), kwargs=kwargs)
 
 
 @pytest.mark.parametrize("mask_kind", ["bool", "float"])
@@ -146,19 +141,18 @@ def test_sdpa_masks_with_a_fully_blocked_row(mask_kind):
     keep[0, 0, 2] = False                                 # query 2 of batch 0 sees nothing
     keep[1, 0, :, 0] = True
     mask = keep if mask_kind == "bool" else np.where(keep, rng.standard_normal(keep.shape), -np.inf)
-    mask_t = torch.tensor(mask)
-    out = check_parity(lambda *a, **k: scaled_dot_product_attention(*a, **k),
-                       lambda *a, **k: F.scaled_dot_product_attention(*a, **k),
-                       *sdpa_case((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7)),
-                       call=lambda f, q, k, v: f(q, k, v, attn_mask=mask_t))[0]
+    inputs = sdpa_case((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7))
+    check_parity(scaled_dot_product_attention, F.scaled_dot_product_attention, *inputs,
+                 kwargs={"attn_mask": mask})
+    out = scaled_dot_product_attention(*(torch.tensor(x) for x in inputs),
+                                       attn_mask=torch.tensor(mask))
     assert torch.equal(out[0, :, 2], torch.zeros(3, 7, dtype=torch.float64))
 
 
 def test_sdpa_grouped_query_attention():
-    check_parity(lambda *a, **k: scaled_dot_product_attention(*a, **k),
-                 lambda *a, **k: F.scaled_dot_product_attention(*a, **k),
+    check_parity(scaled_dot_product_attention, F.scaled_dot_product_attention,
                  *sdpa_case((2, 4, 3, 5), (2, 2, 6, 5), (2, 2, 6, 5)),
-                 call=lambda f, q, k, v: f(q, k, v, enable_gqa=True))
+                 kwargs={"enable_gqa": True})
 
 
 def test_sdpa_rejects_bad_input():

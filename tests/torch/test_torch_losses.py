@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from companion.torch.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from tests.parity import random_array
-from tests.torch.torch_parity import check_parity
+from companion.parity import check_parity, random_array
 
 REDUCTIONS = ["mean", "sum", "none"]
 

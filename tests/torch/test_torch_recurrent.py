@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from companion.torch.recurrent import GRU, LSTM, RNN
-from tests.parity import assert_close, random_array
-from tests.torch.torch_parity import check_parity, twins
+from companion.parity import assert_close, check_parity, random_array, twins
 
 LAYERS = [(RNN, nn.RNN, {}), (RNN, nn.RNN, {"nonlinearity": "relu"}), (LSTM, nn.LSTM, {}),
           (GRU, nn.GRU, {})]
@@ -36,17 +35,15 @@ def test_given_state_stacks_and_directions(ours_cls, theirs_cls, extra, num_laye
     x = random_array((2, 6, 4))
     state_shape = (num_layers * (2 if bidirectional else 1), 2, 3)
     if ours_cls is LSTM:
-        call = lambda m, x, h, c: m(x, (h, c))  # noqa: E731
-        check_parity(ours, theirs, x, random_array(state_shape, 2), random_array(state_shape, 3),
-                     call=call)
+        check_parity(ours, theirs, x, (random_array(state_shape, 2), random_array(state_shape, 3)))
     else:
         check_parity(ours, theirs, x, random_array(state_shape, 2))
 
 
 def test_unbatched_state():
     ours, theirs = twins(LSTM, nn.LSTM, 2, 3, bidirectional=True)
-    check_parity(ours, theirs, random_array((4, 2)), random_array((2, 3), 1),
-                 random_array((2, 3), 2), call=lambda m, x, h, c: m(x, (h, c)))
+    check_parity(ours, theirs, random_array((4, 2)), (random_array((2, 3), 1),
+                                                      random_array((2, 3), 2)))
 
 
 def test_dropout_between_layers_is_off_in_eval_and_on_in_training():
