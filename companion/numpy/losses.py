@@ -177,6 +177,13 @@ class _ClassLoss(_Loss):
             raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__}")
         self.ignore_index = int(ignore_index)
         self._class_axis = 0
+        self._kept = None
+
+    def _upstream(self, grad_output) -> np.ndarray:
+        """dL/d l_i, and exactly 0 for ignored targets: when every target is ignored the mean
+        is 0 / 0 = nan, as in torch, but the gradient stays zero instead of 0 * inf = nan."""
+        with np.errstate(invalid="ignore"):
+            return np.where(self._kept, super()._upstream(grad_output), 0.0)
 
     def _class_weight(self, classes: int) -> np.ndarray:
         weight = self._buffers.get("weight")
@@ -209,6 +216,7 @@ class _ClassLoss(_Loss):
             raise ValueError(f"target must hold class indices in [0, {classes}) or "
                              f"ignore_index={self.ignore_index}, got values from {chosen.min()} "
                              f"to {chosen.max()}")
+        self._kept = kept
         return np.where(kept, target, 0).astype(np.int64), kept
 
     def _restore(self, grad: np.ndarray) -> np.ndarray:
@@ -299,6 +307,7 @@ class CrossEntropyLoss(_ClassLoss):
             probs = np.moveaxis(probs, self._class_axis, -1)  # (N, d1, ..., C)
             q = weight * ((1.0 - smoothing) * probs + smoothing / classes)
             denominator = q[..., 0].size
+            self._kept = np.ones(q.shape[:-1], dtype=bool)
         else:
             index, kept = self._indices(target_array, logits.shape[:-1], classes)
             q = np.zeros(logits.shape)

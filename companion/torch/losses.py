@@ -55,6 +55,19 @@ class MSELoss(nn.Module):
         return _reduce((input - target) ** 2, self.reduction)
 
 
+def _kept_mean(values: torch.Tensor, scale: torch.Tensor, keep: torch.Tensor,
+               total: torch.Tensor) -> torch.Tensor:
+    """sum_n scale_n values_n / total over the kept entries n; ignored ones get no gradient.
+
+    torch's kernels skip ignored targets: when every target is ignored the mean is 0 / 0 = nan
+    and the gradient zero. Dividing a masked sum instead would send 0 * inf = nan back, so the
+    division acts on the (constant) weights, and the nan is added as a constant.
+    """
+    factor = torch.where(keep, scale / total, torch.zeros_like(scale))   # (N, d1, ...)
+    mean = (factor * values).sum()
+    return mean if keep.any() else mean + float("nan")
+
+
 def _nll(log_probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
          ignore_index: int, reduction: str) -> torch.Tensor:
     """Weighted negative log-likelihood of class indices.
@@ -75,10 +88,9 @@ def _nll(log_probs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     w = torch.ones(n_classes, dtype=log_probs.dtype, device=log_probs.device) if weight is None \
         else weight.to(log_probs.dtype)
     w_target = w[safe_target] * keep                                       # (N, d1, ...)
-    loss = -w_target * picked
     if reduction == "mean":
-        return loss.sum() / w_target.sum()
-    return _reduce(loss, reduction)
+        return _kept_mean(-picked, w_target, keep, w_target.sum())
+    return _reduce(-w_target * picked, reduction)
 
 
 def _class_input(input: torch.Tensor, target: torch.Tensor, probabilities: bool):
@@ -160,12 +172,13 @@ class CrossEntropyLoss(nn.Module):
             loss = _nll(log_probs, target, self.weight, self.ignore_index, self.reduction)
             if eps > 0:
                 keep = target != self.ignore_index                           # (N, d1, ...)
-                smooth = -(w.view(w_shape) * log_probs).sum(1) * keep        # (N, d1, ...)
+                smooth = -(w.view(w_shape) * log_probs).sum(1)               # (N, d1, ...)
                 if self.reduction == "mean":
                     safe_target = torch.where(keep, target, torch.zeros_like(target))
-                    smooth = smooth.sum() / (w[safe_target] * keep).sum()
+                    smooth = _kept_mean(smooth, keep.to(smooth.dtype), keep,
+                                        (w[safe_target] * keep).sum())
                 else:
-                    smooth = _reduce(smooth, self.reduction)
+                    smooth = _reduce(smooth * keep, self.reduction)
                 loss = (1 - eps) * loss + (eps / n_classes) * smooth
         return loss.squeeze(0) if unbatched and self.reduction == "none" else loss
 
