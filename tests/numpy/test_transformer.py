@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 
 from companion.numpy.optim import Adam  # noqa: E402
 from companion.numpy.transformer import GPT, TransformerBlock, sinusoidal_positional_encoding  # noqa: E402,E501
+from companion.parity import check_parity  # noqa: E402
 from companion.torch.models import gpt as torch_gpt  # noqa: E402
 from companion.torch.models import transformer as torch_transformer  # noqa: E402
 
@@ -29,34 +30,16 @@ def _torch_block(norm_first, causal, seed=0):
 def test_block_matches_torch(norm_first, causal, B, T):
     theirs = _torch_block(norm_first, causal)
     ours = TransformerBlock.from_torch(theirs)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((B, T, 12))
-    g = rng.standard_normal((B, T, 12))  # a random upstream gradient, never ones
-    xt = torch.tensor(x, requires_grad=True)
-    yt = theirs(xt)
-    yt.backward(torch.tensor(g))
-    y = ours(x)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=RTOL, atol=ATOL)
-    theirs_grads = {n: p.grad.numpy() for n, p in theirs.named_parameters()}
-    assert set(ours.grads) == set(theirs_grads)
-    for name, grad in ours.grads.items():
-        np.testing.assert_allclose(grad, theirs_grads[name], rtol=RTOL, atol=ATOL, err_msg=name)
+    check_parity(ours, theirs, np.random.default_rng(1).standard_normal((B, T, 12)))
 
 
 def test_block_with_padding_mask_matches_torch_and_has_no_nan():
     theirs = _torch_block(True, False)
     ours = TransformerBlock.from_torch(theirs)
-    rng = np.random.default_rng(2)
-    x, g = rng.standard_normal((2, 4, 12)), rng.standard_normal((2, 4, 12))
+    x = np.random.default_rng(2).standard_normal((2, 4, 12))
     padding = np.array([[False, False, True, True], [True, True, True, True]])
-    xt = torch.tensor(x, requires_grad=True)
-    yt = theirs(xt, key_padding_mask=torch.tensor(padding))
-    yt.backward(torch.tensor(g))
-    y = ours(x, key_padding_mask=padding)
-    assert np.isfinite(y).all()
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    check_parity(ours, theirs, x, kwargs={"key_padding_mask": padding})
+    assert np.isfinite(ours(x, key_padding_mask=padding)).all()
     assert np.all(ours.attn.last_weights[1] == 0)
 
 
@@ -88,15 +71,9 @@ def test_gpt_logits_loss_and_gradients_match_torch(tie):
 def test_gpt_random_upstream_gradient():
     theirs = _torch_gpt()
     ours = GPT.from_torch(theirs)
-    rng = np.random.default_rng(4)
-    idx, g = rng.integers(0, 13, (2, 8)), rng.standard_normal((2, 8, 13))
-    logits_t, _ = theirs(torch.tensor(idx))
-    logits_t.backward(torch.tensor(g))
-    ours(idx)
-    ours.backward(g)
-    for name, param in theirs.named_parameters():
-        np.testing.assert_allclose(ours.grads[name], param.grad.numpy(), rtol=RTOL, atol=ATOL,
-                                   err_msg=name)
+    idx = np.random.default_rng(4).integers(0, 13, (2, 8))
+    report = check_parity(ours, theirs, idx)  # outputs (logits, no loss); every weight's gradient
+    assert len(report.diffs) == 1 + len(list(theirs.parameters()))
 
 
 def test_adam_training_tracks_torch_step_by_step():
