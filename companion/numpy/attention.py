@@ -177,7 +177,9 @@ class MultiheadAttention(Module):
         num_heads: h; must divide E.
         dropout: must be 0.0 (attention dropout is not implemented).
         bias: whether the input and output projections have biases.
-        add_bias_kv, add_zero_attn: must be False.
+        add_bias_kv: append a learned key ``bias_k`` and value ``bias_v`` (1, 1, E) to every
+            sequence of keys and values, after the projection (one more key, never masked).
+        add_zero_attn: append a key and a value of zeros, per head, after that.
         kdim, vdim: must be None or equal to E.
         batch_first: inputs are (N, L, E) if True, (L, N, E) if False (torch's default).
         rng: None, a seed or a Generator, for torch's initialisation (Xavier-uniform
@@ -204,9 +206,11 @@ class MultiheadAttention(Module):
         if real_number(dropout, "dropout", 0.0, 1.0) != 0.0:
             raise ValueError(f"dropout must be 0.0 (attention dropout is not implemented), "
                              f"got {dropout}")
-        if add_bias_kv or add_zero_attn:
-            raise ValueError(f"add_bias_kv and add_zero_attn must be False (not implemented), "
-                             f"got add_bias_kv={add_bias_kv}, add_zero_attn={add_zero_attn}")
+        for name, flag in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {type(flag).__name__} "
+                                f"{flag!r}")
+        self.add_bias_kv, self.add_zero_attn = bool(add_bias_kv), bool(add_zero_attn)
         for name, dim in (("kdim", kdim), ("vdim", vdim)):
             if dim is not None and dim != embed_dim:
                 raise ValueError(f"{name} must be None or embed_dim={embed_dim} (separate "
@@ -221,6 +225,9 @@ class MultiheadAttention(Module):
         if self.has_bias:
             self.add_param("in_proj_bias", np.zeros(3 * E))
         self.out_proj = self.add_module("out_proj", _Projection(E, E, self.has_bias, rng))
+        if self.add_bias_kv:  # torch's Xavier-normal on (1, 1, E): standard deviation 1/sqrt(E)
+            self.add_param("bias_k", rng.normal(0.0, 1.0 / math.sqrt(E), (1, 1, E)))
+            self.add_param("bias_v", rng.normal(0.0, 1.0 / math.sqrt(E), (1, 1, E)))
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -272,6 +279,19 @@ class MultiheadAttention(Module):
             mask = mask + m.reshape(N, 1, 1, S)  # (N, S) -> (N, 1, 1, S)
         return mask
 
+    def _extra_keys(self, k, v):
+        """Append bias_k/bias_v and the zero key/value: (N, h, S, d) -> (N, h, S', d)."""
+        N, h, _, d = k.shape
+        if self.add_bias_kv:  # (1, 1, E) -> (1, h, 1, d), the same for every sequence
+            k = np.concatenate([k, np.broadcast_to(
+                self._params["bias_k"].reshape(1, h, 1, d), (N, h, 1, d))], axis=2)
+            v = np.concatenate([v, np.broadcast_to(
+                self._params["bias_v"].reshape(1, h, 1, d), (N, h, 1, d))], axis=2)
+        if self.add_zero_attn:
+            k = np.concatenate([k, np.zeros((N, h, 1, d))], axis=2)
+            v = np.concatenate([v, np.zeros((N, h, 1, d))], axis=2)
+        return k, v
+
     # -- forward and backward ------------------------------------------------------------------
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
@@ -309,10 +329,12 @@ class MultiheadAttention(Module):
         N, L, _ = q_in.shape
         S = k_in.shape[1]
         mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, batched)
+        extra = self.add_bias_kv + self.add_zero_attn  # keys appended, never masked
+        if extra and mask.shape[-1] > 1:
+            mask = np.pad(mask, [(0, 0)] * 3 + [(0, extra)])  # (..., S) -> (..., S + extra)
 
         q = self._project(q_in, 0)  # (N, h, L, d)
-        k = self._project(k_in, 1)  # (N, h, S, d)
-        v = self._project(v_in, 2)  # (N, h, S, d)
+        k, v = self._extra_keys(self._project(k_in, 1), self._project(v_in, 2))  # (N, h, S', d)
         context, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, L, d)
         # (N, h, L, d) -> (N, L, h, d) -> (N, L, E): the heads side by side again
         merged = context.transpose(0, 2, 1, 3).reshape(N, L, self.embed_dim)
@@ -351,11 +373,17 @@ class MultiheadAttention(Module):
         # (N, L, E) -> (N, L, h, d) -> (N, h, L, d)
         grad_context = grad_merged.reshape(N, L, h, d).transpose(0, 2, 1, 3)
         grads_qkv = scaled_dot_product_attention_backward(grad_context, q, k, v, weights)
+        if self.add_bias_kv:  # the appended key and value come right after the S real ones
+            S = k_in.shape[1]
+            for name, grad in (("bias_k", grads_qkv[1]), ("bias_v", grads_qkv[2])):
+                # (N, h, d) summed over N -> (h, d) -> (1, 1, E)
+                self._grads[name] += grad[:, :, S].sum(axis=0).reshape(1, 1, E)
 
         grad_w = self._grads["in_proj_weight"]
         inputs = []
         for part, (x, grad) in enumerate(zip((q_in, k_in, v_in), grads_qkv)):
             length = x.shape[1]
+            grad = grad[:, :, :length]  # drop the appended keys' gradients
             grad = grad.transpose(0, 2, 1, 3).reshape(N * length, E)  # (N, h, T, d) -> (N*T, E)
             rows = slice(part * E, (part + 1) * E)
             grad_w[rows] += grad.T @ x.reshape(N * length, E)  # (E, N*T) @ (N*T, E) -> (E, E)

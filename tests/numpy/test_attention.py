@@ -121,6 +121,28 @@ def test_mha_fully_blocked_row_gives_zeros_not_nan():
                  kwargs={"attn_mask": blocked, "need_weights": False}, grad_outputs=1)
 
 
+@pytest.mark.parametrize("add_bias_kv, add_zero_attn", [(True, False), (False, True),
+                                                         (True, True)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_mha_bias_kv_and_zero_attn(add_bias_kv, add_zero_attn, masked):
+    """The appended learned key/value and zero key/value match torch, masks padded alike."""
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(6, 2, batch_first=True, add_bias_kv=add_bias_kv,
+                                         add_zero_attn=add_zero_attn).double()
+    with torch.no_grad():
+        theirs.in_proj_bias.normal_()
+    ours = MultiheadAttention.from_torch(theirs)
+    padding = np.array([[False] * 5, [False] * 3 + [True] * 2])
+    kwargs = ({"key_padding_mask": padding, "attn_mask": np.isinf(causal_mask(4, 5))}
+              if masked else {})
+    report = check_parity(ours, theirs, random_array((2, 4, 6), 1), random_array((2, 5, 6), 2),
+                          random_array((2, 5, 6), 3), kwargs=kwargs, grad_outputs=1)
+    assert ("grad bias_k" in report) == add_bias_kv
+    _, weights = ours.forward(random_array((2, 4, 6), 1), random_array((2, 5, 6), 2),
+                              random_array((2, 5, 6), 3))
+    assert weights.shape == (2, 4, 5 + add_bias_kv + add_zero_attn)
+
+
 def test_mha_init_follows_torch_distributions():
     layer = MultiheadAttention(64, 4, rng=0)
     assert set(layer.params) == {"in_proj_weight", "in_proj_bias", "out_proj.weight",
@@ -137,11 +159,11 @@ def test_mha_init_follows_torch_distributions():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(embed_dim=6, num_heads=4), "divisible by num_heads"),
     (dict(embed_dim=6, num_heads=2, dropout=0.1), "dropout must be 0.0"),
-    (dict(embed_dim=6, num_heads=2, add_bias_kv=True), "add_bias_kv"),
+    (dict(embed_dim=6, num_heads=2, add_bias_kv=1), "add_bias_kv must be True or False"),
     (dict(embed_dim=6, num_heads=2, kdim=4), "kdim must be None"),
 ])
 def test_mha_unsupported_options(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         MultiheadAttention(**kwargs)
 
 
