@@ -1,18 +1,23 @@
-"""Sequential container: a chain of layers run forward in order and backward in reverse."""
+"""Sequential container: a chain of layers run forward in order and backward in reverse.
+
+:meth:`Sequential.from_torch` rebuilds a torch ``nn.Sequential`` from the scratch layers listed
+in :data:`TORCH_TWINS`, the layers that take one array and return one array.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
+from companion.numpy.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from companion.numpy.conv import Conv2d
+from companion.numpy.dropout import Dropout
+from companion.numpy.embedding import Embedding
+from companion.numpy.linear import Flatten, Linear
 from companion.numpy.module import Module
+from companion.numpy.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from companion.numpy.pooling import AvgPool2d, MaxPool2d
 
-
-def _scratch_class(name: str) -> type | None:
-    """The ``Module`` subclass that ``companion.numpy`` exports as ``name``, if any."""
-    found = getattr(importlib.import_module("companion.numpy"), name, None)
-    return found if isinstance(found, type) and issubclass(found, Module) else None
+__all__ = ["Sequential", "TORCH_TWINS"]
 
 
 class Sequential(Module):
@@ -54,16 +59,18 @@ class Sequential(Module):
     def from_torch(cls, module) -> Sequential:
         """Rebuild a torch ``nn.Sequential`` from the scratch layers with the same class names.
 
-        Each child is converted by its own ``from_torch`` (nested Sequentials included), so its
-        weights and buffers are copied as float64.
+        Each child's torch class name is looked up in :data:`TORCH_TWINS` and converted by that
+        layer's own ``from_torch`` (nested Sequentials included), so its weights and buffers are
+        copied as float64.
         """
         layers = []
         for name, child in module.named_children():
             kind = type(child).__name__
-            scratch = _scratch_class(kind)
+            scratch = TORCH_TWINS.get(kind)
             if scratch is None:
                 raise TypeError(f"Sequential.from_torch: child {name!r} is a torch {kind}, "
-                                f"which has no scratch layer of that name in companion.numpy")
+                                f"which has no scratch layer of that name in TORCH_TWINS "
+                                f"(one of {', '.join(sorted(TORCH_TWINS))})")
             layers.append(scratch.from_torch(child))
         layer = cls(*layers)
         layer.train(module.training)
@@ -72,3 +79,9 @@ class Sequential(Module):
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({name}): {child!r}" for name, child in self._children.items())
         return f"Sequential({inner}\n)"
+
+
+TORCH_TWINS: dict[str, type[Module]] = {layer.__name__: layer for layer in (
+    Sequential, Linear, Flatten, Conv2d, MaxPool2d, AvgPool2d, Embedding, BatchNorm1d,
+    BatchNorm2d, LayerNorm, Dropout, ReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax)}
+"""The scratch layer :meth:`Sequential.from_torch` builds for each torch class name."""

@@ -1,5 +1,8 @@
 """A small training loop shared by the chapters: seeding, ``fit``, ``evaluate`` and ``accuracy``.
 
+:func:`adamw` and :func:`warmup_cosine` are the recipe the transformer language models train
+with: AdamW decaying matrices only, a linear warm-up then a cosine down to a tenth.
+
 Loaders yield ``(inputs, targets)`` pairs (tensors, or tuples/dicts of tensors for ``inputs``);
 ``loss_fn(outputs, targets)`` returns the batch mean, and every metric ``metric(outputs, targets)``
 returns a batch mean as a float. Epoch values are averages weighted by batch size, so they equal
@@ -9,6 +12,7 @@ the value over the whole data set.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -19,9 +23,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from companion.core.checks import positive_int
+
 from .device import default_device, to_device
 
-__all__ = ["seed_everything", "accuracy", "evaluate", "fit", "History", "EarlyStopping"]
+__all__ = ["seed_everything", "accuracy", "evaluate", "fit", "History", "EarlyStopping", "adamw",
+           "warmup_cosine"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 
@@ -236,3 +243,26 @@ def fit(model: nn.Module, train_loader, loss_fn: Callable, optimizer: torch.opti
         model.load_state_dict(best_state)
     history.elapsed = time.perf_counter() - start
     return history
+
+
+def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW (betas 0.9, 0.99) decaying the matrices, not biases, norm gains or embeddings."""
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
+    keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": keep, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.99))
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int,
+                  warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Scale the learning rate by (s + 1) / warmup for s < warmup, then follow a cosine from
+    1 down to 0.1 at step ``steps``; call ``.step()`` after each optimiser step."""
+    positive_int(warmup, "warmup", allow_zero=True)
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min((step - warmup) / max(1, steps - warmup), 1.0)
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, rate)

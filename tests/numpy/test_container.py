@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from companion.numpy.activations import ReLU, Tanh
-from companion.numpy.container import Sequential
+from companion.numpy.container import TORCH_TWINS, Sequential
+from companion.numpy.conv import Conv2d
 from companion.numpy.linear import Linear
 from companion.parity import check_parity, random_array
 
@@ -56,6 +57,13 @@ def test_unsupported_child_is_a_clear_error():
     with pytest.raises(TypeError, match=("child '1' is a torch Hardswish, which has no scratch "
                                          "layer")):
         Sequential.from_torch(theirs)
+
+
+def test_from_torch_uses_its_registry_not_the_package_namespace():
+    # LSTM is a companion.numpy layer, but it returns a tuple, so it is no Sequential child
+    assert "LSTM" not in TORCH_TWINS and TORCH_TWINS["Conv2d"] is Conv2d
+    with pytest.raises(TypeError, match="torch LSTM, which has no scratch layer .* TORCH_TWINS"):
+        Sequential.from_torch(torch.nn.Sequential(torch.nn.LSTM(2, 2)))
 
 
 def test_non_module_child_is_rejected():

@@ -1,4 +1,4 @@
-"""Count n-gram models against brute-force counting."""
+"""Count n-gram models against brute-force counting, and the neighbour-count fill-in baseline."""
 
 import collections
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from companion.numpy.ngram import NGramModel
+from companion.numpy.ngram import NeighbourCountModel, NGramModel
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -53,3 +53,33 @@ def test_errors():
         NGramModel(2, 3).log_prob(np.array([0, 1]))
     with pytest.raises(ValueError, match="k"):
         NGramModel(2, 3, k=0.0)
+
+
+def test_neighbour_counts_fill_a_deterministic_pattern():
+    # In "abcabcabc...", the token between a and c is always b.
+    stream = np.tile([0, 1, 2], 30)
+    model = NeighbourCountModel(3).fit(stream)
+    inputs = np.array([[0, 3, 2, 0, 1, 3]])  # 3 = a mask id (>= V): unknown
+    guess = model.predict(inputs)
+    assert guess[0, 1] == 1  # between 0 and 2
+    assert guess[0, 5] == 2  # after 1, nothing to the right: the left bigram says 2
+
+
+def test_neighbour_counts_back_off_and_respect_context():
+    stream = np.array([0, 1, 2, 0, 1, 2, 0, 3, 2, 1, 1, 1, 1])
+    model = NeighbourCountModel(4).fit(stream)
+    assert model.predict(np.array([4, 4, 4]), "both")[1] == 1  # no neighbours: most frequent
+    left_only = model.predict(np.array([2, 4, 1]), "left")[1]
+    assert left_only == 0  # after 2 comes 0 (twice) or 1 (once)
+    right_only = model.predict(np.array([2, 4, 2]), "right")[1]
+    assert right_only == 1  # before 2 comes 1 (twice) or 3 (once)
+    assert model.predict(np.array([0, 4, 2]), "both")[1] == 1  # (0, ., 2): b twice, d once
+
+
+def test_neighbour_counts_validate():
+    model = NeighbourCountModel(4)
+    with pytest.raises(ValueError, match="fit"):
+        model.predict(np.array([0, 1]))
+    model.fit(np.array([0, 1, 2, 3]))
+    with pytest.raises(ValueError, match="context"):
+        model.predict(np.array([0, 1]), "middle")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from companion.data.text import Corpus
-from companion.numpy.cloze import IGNORE_INDEX
+from companion.data.masking import IGNORE_INDEX
 from companion.numpy.transformer import TransformerBlock as NumpyBlock
 from companion.parity import check_parity
 from companion.torch.models.bert import (

@@ -1,4 +1,5 @@
-"""The torch transformer block, self-attention and sinusoidal positions: shapes, masks, maths."""
+"""The torch transformer block, self-attention, sinusoidal positions and the language-model body
+(TransformerLM): shapes, masks, maths, initialisation."""
 
 import math
 
@@ -9,6 +10,7 @@ from torch import nn
 from companion.torch.models.transformer import (
     SelfAttention,
     TransformerBlock,
+    TransformerLM,
     sinusoidal_positional_encoding,
 )
 
@@ -100,3 +102,36 @@ def test_sinusoidal_rejects_odd_dim():
 def test_block_rejects_bad_heads():
     with pytest.raises(ValueError, match="divisible"):
         TransformerBlock(10, 3)
+
+
+def small(causal: bool) -> TransformerLM:
+    torch.manual_seed(0)
+    return TransformerLM(n_tokens=7, n_outputs=6, block_size=8, n_layer=2, n_head=2, n_embd=8,
+                         dropout=0.0, causal=causal, head_bias=True)
+
+
+def test_logits_shape_and_causality():
+    idx = torch.randint(7, (3, 8))
+    changed = idx.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 7
+    causal, bidirectional = small(True), small(False)
+    assert causal.logits(idx).shape == (3, 8, 6)
+    torch.testing.assert_close(causal.logits(idx)[:, :5], causal.logits(changed)[:, :5])
+    assert not torch.allclose(bidirectional.logits(idx)[:, :5],
+                              bidirectional.logits(changed)[:, :5])
+
+
+def test_initialisation_follows_gpt2():
+    model = small(True)
+    assert torch.all(model.head.bias == 0) and torch.all(model.ln_f.weight == 1)
+    residual = model.blocks[0].attn.proj.weight
+    assert residual.std().item() == pytest.approx(0.02 / math.sqrt(4), rel=0.3)
+    assert model.tok_emb.weight.std().item() == pytest.approx(0.02, rel=0.3)
+
+
+def test_bad_input_is_named():
+    model = small(True)
+    with pytest.raises(ValueError, match="idx must be an integer tensor"):
+        model.logits(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="block_size is 8"):
+        model.logits(torch.zeros(1, 9, dtype=torch.int64))

@@ -1,5 +1,7 @@
-"""seed_everything, fit, evaluate, accuracy and the device helpers on tiny problems."""
+"""seed_everything, fit, evaluate, accuracy, the AdamW recipe and the device helpers on tiny
+problems."""
 
+import math
 import random
 from collections import OrderedDict
 
@@ -10,8 +12,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from companion.torch.device import default_device, to_device
-from companion.torch.training import EarlyStopping, History, accuracy, evaluate, fit, \
-    seed_everything
+from companion.torch.training import EarlyStopping, History, accuracy, adamw, evaluate, fit, \
+    seed_everything, warmup_cosine
 
 CPU = torch.device("cpu")
 
@@ -134,3 +136,26 @@ def test_device_helpers():
     assert isinstance(moved["pair"], tuple) and moved["x"].device.type == "cpu"
     ordered = to_device(OrderedDict(a=torch.zeros(1)), CPU)
     assert isinstance(ordered, OrderedDict)
+
+
+def test_adamw_decays_only_matrices():
+    model = nn.ModuleDict({"tok_emb": nn.Embedding(5, 3), "fc": nn.Linear(3, 2)})
+    decay, keep = adamw(model, 1e-3, 0.1).param_groups
+    assert decay["weight_decay"] == 0.1 and keep["weight_decay"] == 0.0
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert any(p is model.tok_emb.weight for p in keep["params"])
+
+
+def test_warmup_cosine_schedule():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule = warmup_cosine(optimizer, steps=14, warmup=4)
+    rates = []
+    for _ in range(16):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert rates[9] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert rates[14:] == pytest.approx([0.1, 0.1])
+    with pytest.raises(ValueError, match="warmup"):
+        warmup_cosine(optimizer, steps=10, warmup=-1)

@@ -3,11 +3,11 @@
 The model reads a corrupted sequence ``idx`` (B, T) whose ids lie in [0, V] (V is the
 ``[MASK]`` id, one past the real tokens) and predicts, at every position, a distribution over
 the V real tokens using the whole sequence, left and right. It is the
-:class:`companion.torch.models.backbone.TransformerLM` of the GPT with bidirectional (*not*
+:class:`companion.torch.models.transformer.TransformerLM` of the GPT with bidirectional (*not*
 causal) blocks, V + 1 input tokens and a head with a bias.
 
 The loss is the mean cross-entropy over the positions chosen by
-:func:`companion.numpy.cloze.mask_tokens` (labels other than ``IGNORE_INDEX``); the others are
+:func:`companion.data.masking.mask_tokens` (labels other than ``IGNORE_INDEX``); the others are
 not scored (Devlin et al. 2019). Parameters: ``tok_emb.weight`` (V + 1, C),
 ``pos_emb.weight`` (block_size, C), ``blocks.{l}.*`` (see
 :class:`companion.torch.models.transformer.TransformerBlock`), ``ln_f`` (C,), ``head.weight``
@@ -34,11 +34,12 @@ import numpy as np
 import torch
 
 from companion.core.checks import positive_int, real_number
-from companion.numpy.cloze import IGNORE_INDEX, mask_tokens
+from companion.data.masking import IGNORE_INDEX, mask_tokens
 from companion.torch.activations import log_softmax
-from companion.torch.models.backbone import TransformerLM, adamw, check_sizes, warmup_cosine
+from companion.torch.models.transformer import TransformerLM, check_sizes
+from companion.torch.training import adamw, warmup_cosine
 
-__all__ = ["IGNORE_INDEX", "mask_tokens", "MaskedLMConfig", "MaskedLM", "masked_lm_batch",
+__all__ = ["MaskedLMConfig", "MaskedLM", "masked_lm_batch",
            "masked_lm_accuracy", "train_masked_lm"]
 
 

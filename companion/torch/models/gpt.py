@@ -1,7 +1,7 @@
 """A small decoder-only transformer language model (GPT) and a cheap way to train one.
 
 The model reads token ids ``idx`` (B, T) and predicts, at every position t, a distribution over
-the next token from tokens 0..t only: a :class:`companion.torch.models.backbone.TransformerLM`
+the next token from tokens 0..t only: a :class:`companion.torch.models.transformer.TransformerLM`
 with causal blocks (its docstring has the maths and the GPT-2 initialisation) and a head
 without bias, ``head.weight`` (V, C), the same tensor as ``tok_emb.weight`` when
 ``tie_weights``.
@@ -21,7 +21,8 @@ import torch
 
 from companion.core.checks import positive_int, real_number
 from companion.torch.activations import log_softmax
-from companion.torch.models.backbone import TransformerLM, adamw, check_sizes, warmup_cosine
+from companion.torch.models.transformer import TransformerLM, check_sizes
+from companion.torch.training import adamw, warmup_cosine
 
 __all__ = ["GPTConfig", "GPT", "evaluate_loss", "train_tiny_gpt"]
 

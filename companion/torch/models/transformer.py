@@ -13,6 +13,18 @@ a residual connection and a layer normalisation. Where the normalisation sits gi
 learned position embeddings (an ``Embedding`` over positions) are the alternative used by
 :mod:`companion.torch.models.gpt`. Parameter names here are mirrored by
 :mod:`companion.numpy.transformer`, so weights copy across unchanged.
+
+:class:`TransformerLM` is the body the GPT and the masked language model share: it maps token ids
+to per-position scores over the vocabulary,
+
+    h_0 = tok_emb[idx] + pos_emb[0..T-1]                     (B, T, C)
+    h_l = Block_l(h_{l-1}),  l = 1..n_layer  (pre-LN)         (B, T, C)
+    logits = head(LN_f(h_L))                                  (B, T, V)
+
+with causal blocks for a GPT (position t sees 0..t) and bidirectional ones for a masked LM.
+Initialisation follows GPT-2 (Radford et al. 2019): weights from N(0, 0.02), zero biases, unit
+norm gains, and the two projections that write into the residual stream scaled by
+1 / sqrt(2 n_layer), so the loss at initialisation is close to ln V.
 """
 
 from __future__ import annotations
@@ -26,10 +38,12 @@ from companion.core.checks import positive_int, real_number
 from companion.torch.activations import GELU
 from companion.torch.attention import masked_softmax
 from companion.torch.dropout import Dropout, dropout
+from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
 from companion.torch.normalization import LayerNorm
 
-__all__ = ["sinusoidal_positional_encoding", "SelfAttention", "FeedForward", "TransformerBlock"]
+__all__ = ["sinusoidal_positional_encoding", "SelfAttention", "FeedForward", "TransformerBlock",
+           "check_sizes", "TransformerLM"]
 
 
 def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
@@ -167,3 +181,81 @@ class TransformerBlock(nn.Module):
             return x + self.mlp(self.ln2(x))  # (B, T, C)
         x = self.ln1(x + self.attn(x, key_padding_mask))  # (B, T, C)
         return self.ln2(x + self.mlp(x))  # (B, T, C)
+
+
+def check_sizes(config) -> None:
+    """Validate the fields a :class:`TransformerLM` needs on a config dataclass."""
+    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+        positive_int(getattr(config, name), name)
+    if config.n_embd % config.n_head:
+        raise ValueError(f"n_embd must be divisible by n_head, got n_embd={config.n_embd} "
+                         f"and n_head={config.n_head}")
+    real_number(config.dropout, "dropout", 0.0, 1.0)
+
+
+class TransformerLM(nn.Module):
+    """Embeddings, a stack of pre-LN transformer blocks, a final norm and a linear head.
+
+    Args:
+        n_tokens: rows of the token embedding (the input vocabulary).
+        n_outputs: V, the size of the head's output (the predicted vocabulary).
+        block_size: the longest sequence (number of learned positions).
+        n_layer, n_head, n_embd: depth, heads per block and width C of the residual stream.
+        dropout: dropout probability (embeddings, attention weights, sub-layer outputs).
+        causal: whether position t attends to positions 0..t only.
+        head_bias: whether the head has a bias.
+
+    Parameters: ``tok_emb.weight`` (n_tokens, C), ``pos_emb.weight`` (block_size, C),
+    ``blocks.{l}.*`` (see :class:`TransformerBlock`),
+    ``ln_f`` (C,), ``head.weight`` (V, C) and ``head.bias`` (V,) if ``head_bias``.
+    """
+
+    def __init__(self, n_tokens: int, n_outputs: int, block_size: int, n_layer: int,
+                 n_head: int, n_embd: int, dropout: float, causal: bool, head_bias: bool):
+        super().__init__()
+        self.block_size = block_size
+        self.n_layer = n_layer
+        self.tok_emb = Embedding(n_tokens, n_embd)
+        self.pos_emb = Embedding(block_size, n_embd)
+        self.drop = Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(n_embd, n_head, dropout, norm_first=True, causal=causal)
+            for _ in range(n_layer))
+        self.ln_f = LayerNorm(n_embd)
+        self.head = Linear(n_embd, n_outputs, bias=head_bias)
+        self.reset_parameters()
+
+    def init_std(self, name: str) -> float:
+        """Standard deviation of the normal draw for the weight called ``name``."""
+        if name.endswith(("attn.proj.weight", "mlp.fc2.weight")):
+            return 0.02 / math.sqrt(2 * self.n_layer)  # residual writers
+        return 0.02
+
+    def reset_parameters(self) -> None:
+        """Zero biases, unit norm gains, weights from N(0, init_std(name)^2)."""
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                if name.endswith("bias"):
+                    param.zero_()
+                elif name.startswith("ln") or ".ln" in name:
+                    param.fill_(1.0)
+                else:
+                    param.normal_(0.0, self.init_std(name))
+
+    def num_parameters(self) -> int:
+        """Number of distinct trainable numbers (a tied weight counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def logits(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, T) integer ids with T <= block_size -> (B, T, V) scores."""
+        if idx.dim() != 2 or idx.is_floating_point():
+            raise ValueError(f"idx must be an integer tensor (B, T), got {idx.dtype} "
+                             f"{tuple(idx.shape)}")
+        T = idx.shape[1]
+        if T > self.block_size:
+            raise ValueError(f"idx has T={T} positions but block_size is {self.block_size}")
+        position = torch.arange(T, device=idx.device)  # (T,)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(position))  # (B, T, C) + (T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C)
+        return self.head(self.ln_f(x))  # (B, T, C) -> (B, T, V)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from companion.numpy.activations import ReLU
-from companion.numpy.constructions import (count_linear_pieces, merge_linear, sawtooth_network,
+from companion.numpy.expressivity import (count_linear_pieces, merge_linear, sawtooth_network,
                                            xor_network)
 from companion.numpy.container import Sequential
 from companion.numpy.linear import Linear

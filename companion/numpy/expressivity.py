@@ -1,4 +1,4 @@
-"""Networks with hand-set weights that make a point exactly, and tools to inspect them.
+"""What networks can express: hand-set weights that make a point exactly, and a way to measure it.
 
 - :func:`merge_linear`: a chain of ``Linear`` layers with nothing between them is one ``Linear``.
 - :func:`xor_network`: two ReLU units compute XOR, which no single threshold unit can.

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from companion.numpy import fewshot as np_fewshot
-from companion.torch.fewshot import (
+from companion.numpy import prototypes as np_prototypes
+from companion.torch.prototypes import (
     ConvEmbedding,
     few_shot_accuracy,
     prototype_logits,
@@ -20,9 +20,9 @@ def test_prototypes_and_logits_match_numpy():
     emb, labels = rng.normal(size=(12, 5)), rng.permutation(np.repeat(np.arange(4), 3))
     queries = rng.normal(size=(7, 5))
     p = prototypes(torch.tensor(emb), torch.tensor(labels), 4)
-    np.testing.assert_allclose(p.numpy(), np_fewshot.prototypes(emb, labels, 4), rtol=1e-12)
+    np.testing.assert_allclose(p.numpy(), np_prototypes.prototypes(emb, labels, 4), rtol=1e-12)
     np.testing.assert_allclose(prototype_logits(torch.tensor(queries), p).numpy(),
-                               np_fewshot.prototype_logits(queries, p.numpy()), rtol=1e-12)
+                               np_prototypes.prototype_logits(queries, p.numpy()), rtol=1e-12)
 
 
 def test_prototypical_loss_and_its_gradient():

@@ -1,6 +1,6 @@
 """Prototypical networks (Snell et al. 2017): learn an embedding in which class means classify.
 
-The twin of :mod:`companion.numpy.fewshot` (same formulas, from torch primitives, so they are
+The twin of :mod:`companion.numpy.prototypes` (same formulas, from torch primitives, so they are
 differentiable): :func:`prototypes` averages support embeddings per class,
 :func:`prototype_logits` scores queries by minus squared distance to each prototype, and
 :func:`prototypical_loss` is the cross-entropy of those logits. :func:`train_prototypical`
@@ -18,14 +18,14 @@ import torch
 from torch import nn
 
 from companion.core.checks import as_rng, positive_int
-from companion.numpy.fewshot import sample_episode
+from companion.data.episodes import sample_episode
 from companion.torch.activations import ReLU, log_softmax
 from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear
 from companion.torch.pooling import MaxPool2d
 
 __all__ = ["prototypes", "prototype_logits", "prototypical_loss", "ConvEmbedding",
-           "train_prototypical", "few_shot_accuracy", "sample_episode"]
+           "train_prototypical", "few_shot_accuracy"]
 
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:

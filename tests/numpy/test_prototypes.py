@@ -1,9 +1,9 @@
-"""Prototypes, prototype logits and the episode sampler in NumPy."""
+"""Prototypes and prototype logits in NumPy."""
 
 import numpy as np
 import pytest
 
-from companion.numpy.fewshot import prototype_logits, prototypes, sample_episode
+from companion.numpy.prototypes import prototype_logits, prototypes
 
 
 def test_prototypes_are_class_means():
@@ -27,18 +27,3 @@ def test_prototype_logits_are_minus_squared_distances():
 def test_prototypes_need_every_class():
     with pytest.raises(ValueError, match="every class"):
         prototypes(np.zeros((2, 3)), np.array([0, 0]), 2)
-
-
-def test_sample_episode_draws_distinct_items_of_the_right_classes():
-    labels = np.repeat(np.arange(6), 10)
-    s, s_y, q, q_y = sample_episode(labels, [4, 1, 5], n_shot=3, n_query=4, rng=0)
-    assert len(s) == 9 and len(q) == 12
-    assert len(set(s) | set(q)) == 21  # support and queries never overlap
-    np.testing.assert_array_equal(labels[s], np.array([4, 1, 5])[s_y])
-    np.testing.assert_array_equal(labels[q], np.array([4, 1, 5])[q_y])
-
-
-def test_sample_episode_rejects_small_classes():
-    labels = np.repeat(np.arange(3), 4)
-    with pytest.raises(ValueError, match="fewer than"):
-        sample_episode(labels, [0, 1], n_shot=3, n_query=2, rng=0)

@@ -1,4 +1,7 @@
-"""RLHF on a language model: PPO against a reward with a KL penalty, and DPO on preferences.
+"""Aligning a language model with a reward or with preferences: PPO with a KL penalty, and DPO.
+
+The pieces (the rater, the reward model, the PPO and DPO losses) are in :mod:`companion.torch.rlhf`;
+this module runs them on a GPT.
 
 A policy pi_theta (a :class:`companion.torch.models.gpt.GPT`) writes responses y = y_1..y_L of
 a fixed length L after a fixed prompt x; pi_ref is the frozen model it started from.
