@@ -15,9 +15,10 @@ torch's module or function. Modules are wrapped automatically; wrap a side yours
 it is called. Both halves keep torch's parameter names and layouts, so :func:`copy_weights` copies
 torch's weights into ours by name, and :func:`twins` builds a pair holding the same random weights.
 
-Inputs: positional float arrays are differentiated; integer and bool arrays (indices, masks)
-and tuples of arrays (an LSTM's ``(h_0, c_0)``) are passed as they are. ``kwargs`` are constants
-for both sides (targets, masks, flags); arrays among them reach torch as tensors.
+Inputs: positional float arrays are differentiated, also inside a tuple such as an LSTM's
+``(h_0, c_0)``; integer and bool arrays (indices, masks) are passed as they are. ``kwargs`` are
+constants for both sides (targets, masks, flags); arrays among them reach torch as tensors.
+Ours runs first, so a torch reference may read what ours drew (a dropout mask).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ RTOL, ATOL = 1e-7, 1e-10
 
 def random_array(shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
     """A float64 array of normal values with standard deviation ``scale``, reproducible."""
-    return scale * np.random.default_rng(seed).standard_normal(shape)
+    return np.asarray(scale * np.random.default_rng(seed).standard_normal(shape))
 
 
 def to_torch(value, requires_grad: bool = False):
@@ -42,9 +43,11 @@ def to_torch(value, requires_grad: bool = False):
     that need a gradient when ``requires_grad``), other arrays keep their dtype."""
     if isinstance(value, (tuple, list)):
         return type(value)(to_torch(item, requires_grad) for item in value)
-    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+    if not isinstance(value, (np.ndarray, np.generic)):
+        return value
+    if np.issubdtype(value.dtype, np.floating):
         return torch.tensor(value, dtype=torch.float64, requires_grad=requires_grad)
-    return torch.as_tensor(value) if isinstance(value, np.ndarray) else value
+    return torch.as_tensor(value)
 
 
 def _numpy(value):
