@@ -14,7 +14,7 @@ LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 LAB_PORT ?= 8888
 REMOTE ?= origin
 
-.PHONY: book notebooks publish-notebooks lab test check bench serve constraints clean
+.PHONY: book notebooks publish-notebooks lab test check bench bench-snapshot serve constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,9 +63,15 @@ BUILT_BOOK_TESTS := tests/test_browser.py tests/test_notebooks.py tests/test_col
 check: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests $(BUILT_BOOK_TESTS:%=--ignore=%)
 
-## bench: time every chapter and compare scratch layers with torch; writes _build/bench/results.json
+## bench: time every chapter and compare scratch layers with torch; writes _build/bench/results.json.
+## BENCH="--busy 2" also runs each chapter beside 2 CPU-bound co-tenants and reports the slowdown;
+## BENCH="--pages transformers/few-shot ..." times only those chapters
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH)
+
+## bench-snapshot: the complete run, idle and busy, also written to benchmarks/results.json (the appendix's figures)
+bench-snapshot: $(STAMP)
+	$(PY) -m benchmarks --busy 2 --snapshot
 
 ## serve: serve the built book on http://127.0.0.1:8000 (works with no network)
 serve:

@@ -15,34 +15,13 @@ from unittest import mock
 
 import jupytext
 import nbval.plugin
-import yaml
 
-ROOT = Path(__file__).parent
+from toc import ROOT, notebook_pages, toc_pages  # noqa: F401  (tests import ROOT, toc_pages)
 
-# Under pytest-xdist, give each worker (and the kernels it starts) its share of the cores. With
-# every library's default of one thread per core, n workers run n x cores threads that wait on
-# each other: the chapters then run about four times slower on two cores than with this split.
+# pytest-xdist workers share the machine's CPUs: companion.runtime's thread policy divides the
+# CPU budget among them, in each worker and in the kernels its nbval runs start (they inherit it).
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
-    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_variable, _threads)
-
-
-def toc_pages() -> list[Path]:
-    """Every page of ``_toc.yml``, as paths of the ``.md`` files, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    found = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                found.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return [ROOT / f"{page}.md" for page in found]
+    os.environ.setdefault("COMPANION_WORKERS", os.environ["PYTEST_XDIST_WORKER_COUNT"])
 
 
 class MystNotebook(nbval.plugin.IPyNbFile):
@@ -55,8 +34,6 @@ class MystNotebook(nbval.plugin.IPyNbFile):
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix != ".md" or file_path not in toc_pages():
-        return None
-    if jupytext.read(file_path).metadata.get("kernelspec") is None:
-        return None  # a plain Markdown page: nothing to execute
-    return MystNotebook.from_parent(parent, path=file_path)
+    if file_path.suffix == ".md" and file_path in notebook_pages():
+        return MystNotebook.from_parent(parent, path=file_path)
+    return None

@@ -1,4 +1,4 @@
-"""Execute every chapter of the book and record its wall time and its kernel's peak memory."""
+"""Execute chapters of the book, idle and beside busy co-tenants; record wall time and memory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+from benchmarks.cotenants import cotenants
 
 # ru_maxrss is the kernel's peak resident set size: kilobytes on Linux, bytes on macOS.
 PEAK_RSS_CELL = """\
@@ -35,13 +37,19 @@ def run_chapter(page: Path) -> dict[str, float]:
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_mb, 1)}
 
 
-def run_all(pages: list[Path], root: Path) -> dict[str, dict[str, float]]:
-    """Time every page that is a notebook (pages without a kernel are prose only)."""
+def run_all(pages: list[Path], root: Path, busy: int = 0) -> dict[str, dict[str, float]]:
+    """Time every page idle; with ``busy`` > 0, run it again beside that many co-tenants.
+
+    The idle and busy runs of a page follow each other, so both meet the same machine.
+    """
     results = {}
     for page in pages:
-        if jupytext.read(page).metadata.get("kernelspec") is None:
-            continue
         name = page.relative_to(root).with_suffix("").as_posix()
-        results[name] = run_chapter(page)
-        print(f"  {name}: {json.dumps(results[name])}", flush=True)
+        row = run_chapter(page)
+        if busy:
+            with cotenants(busy):
+                row["busy_seconds"] = run_chapter(page)["seconds"]
+            row["slowdown"] = round(row["busy_seconds"] / row["seconds"], 2)
+        results[name] = row
+        print(f"  {name}: {json.dumps(row)}", flush=True)
     return results
