@@ -29,10 +29,15 @@ class _RecurrentBase(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None):
+                 device=None, dtype=None, proj_size: int = 0):
         super().__init__()
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.proj_size = positive_int(proj_size, "proj_size", allow_zero=True)
+        if proj_size >= hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size = {hidden_size}, "
+                             f"got {proj_size}")
+        h_size = proj_size or hidden_size                                  # features of h_t
         self.num_layers = positive_int(num_layers, "num_layers")
         self.dropout = real_number(dropout, "dropout", 0.0, 1.0)
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
@@ -40,10 +45,10 @@ class _RecurrentBase(nn.Module):
         factory = {"device": device, "dtype": dtype}
         gate_rows = self.num_gates * hidden_size
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            layer_input = input_size if layer == 0 else h_size * self.num_directions
             for suffix in self._suffixes()[layer * self.num_directions:][:self.num_directions]:
                 w_ih = torch.empty(gate_rows, layer_input, **factory)      # (G H, H_in)
-                w_hh = torch.empty(gate_rows, hidden_size, **factory)      # (G H, H)
+                w_hh = torch.empty(gate_rows, h_size, **factory)           # (G H, H) or (G H, P)
                 self.register_parameter(f"weight_ih{suffix}", nn.Parameter(w_ih))
                 self.register_parameter(f"weight_hh{suffix}", nn.Parameter(w_hh))
                 if bias:
@@ -51,6 +56,9 @@ class _RecurrentBase(nn.Module):
                                             nn.Parameter(torch.empty(gate_rows, **factory)))
                     self.register_parameter(f"bias_hh{suffix}",
                                             nn.Parameter(torch.empty(gate_rows, **factory)))
+                if proj_size:                                              # (P, H)
+                    self.register_parameter(f"weight_hr{suffix}", nn.Parameter(
+                        torch.empty(proj_size, hidden_size, **factory)))
         self.reset_parameters()
 
     def _suffixes(self) -> list[str]:
@@ -69,9 +77,10 @@ class _RecurrentBase(nn.Module):
         """One time step: gi = x_t W_ih^T + b_ih (N, G H) and h (N, H) -> (h', c', gates)."""
         raise NotImplementedError
 
-    def _check_state(self, state: torch.Tensor, batch: int | None, name: str) -> torch.Tensor:
+    def _check_state(self, state: torch.Tensor, batch: int | None, name: str,
+                     size: int) -> torch.Tensor:
         expected = (self.num_layers * self.num_directions,) + (() if batch is None else (batch,)) \
-            + (self.hidden_size,)
+            + (size,)
         if tuple(state.shape) != expected:
             raise ValueError(f"{name} must have shape (num_layers * num_directions, N, H) = "
                              f"{expected}, got {tuple(state.shape)}")
@@ -88,10 +97,13 @@ class _RecurrentBase(nn.Module):
         if batched and self.batch_first:
             x = x.transpose(0, 1)                                    # (L, N, H_in)
         length, batch = x.shape[:2]
-        zeros = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
-        h0 = zeros if h0 is None else self._check_state(h0, batch if batched else None, "h_0")
+        K, given = self.num_layers * self.num_directions, batch if batched else None
+        h_size = self.proj_size or self.hidden_size                  # P with a projection
+        h0 = (x.new_zeros(K, batch, h_size) if h0 is None
+              else self._check_state(h0, given, "h_0", h_size))
         if self.num_gates == 4:
-            c0 = zeros if c0 is None else self._check_state(c0, batch if batched else None, "c_0")
+            c0 = (x.new_zeros(K, batch, self.hidden_size) if c0 is None
+                  else self._check_state(c0, given, "c_0", self.hidden_size))
         h_n, c_n, gates = [], [], []
         suffixes = self._suffixes()
         for layer in range(self.num_layers):
@@ -137,6 +149,7 @@ class _RecurrentBase(nn.Module):
         w_ih, w_hh = getattr(self, f"weight_ih{suffix}"), getattr(self, f"weight_hh{suffix}")
         b_ih = getattr(self, f"bias_ih{suffix}") if self.bias else None
         b_hh = getattr(self, f"bias_hh{suffix}") if self.bias else None
+        w_hr = getattr(self, f"weight_hr{suffix}") if self.proj_size else None   # (P, H)
         gi_all = x @ w_ih.T                                          # (L, N, H_in) @ (H_in, G H)
         if b_ih is not None:
             gi_all = gi_all + b_ih                                   # (L, N, G H)
@@ -144,6 +157,8 @@ class _RecurrentBase(nn.Module):
         outputs, recorded = [], {}
         for t in steps:
             h, c, gates = self._cell(gi_all[t], h, c, w_hh, b_hh)   # (N, H) each
+            if w_hr is not None:
+                h = h @ w_hr.T                                       # LSTM's projection: (N, P)
             outputs.append(h)
             if record_gates:
                 for name, value in gates.items():
@@ -161,7 +176,7 @@ class _RecurrentBase(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
                 f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
-                f"bidirectional={self.bidirectional}")
+                f"bidirectional={self.bidirectional}, proj_size={self.proj_size}")
 
 
 class RNN(_RecurrentBase):
@@ -202,6 +217,8 @@ class LSTM(_RecurrentBase):
     ``batch_first``), h_n and c_n (D num_layers, N, H). With ``return_gates=True`` a third item
     maps "input", "forget", "cell", "output" to the gate activations i, f, g, o of every layer and
     direction, each (D num_layers, L, N, H) ((D num_layers, N, L, H) if ``batch_first``).
+    ``proj_size`` P > 0 projects every h_t to P features, h_t = (o * tanh(c_t)) W_hr^T with
+    ``weight_hr_l{k}`` (P, H); h_0, h_n and the output then have P (D P) features, c_t keeps H.
     """
 
     num_gates = 4
@@ -209,12 +226,8 @@ class LSTM(_RecurrentBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device=None, dtype=None):
-        if proj_size != 0:
-            raise ValueError(f"proj_size is not supported by this implementation; "
-                             f"expected 0, got {proj_size}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device, dtype)
-        self.proj_size = 0
+                         bidirectional, device, dtype, proj_size)
 
     def _cell(self, gi, h, c, w_hh, b_hh):
         gates = gi + self._hidden_projection(h, w_hh, b_hh)          # (N, 4H)

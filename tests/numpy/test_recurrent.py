@@ -21,22 +21,24 @@ KINDS = {
 
 
 def recurrent_case(kind, T, N, I, H, batch_first=False, with_hx=False, bias=True,
-                   unbatched=False, seed=0, num_layers=1, bidirectional=False, dropout=0.0):
+                   unbatched=False, seed=0, num_layers=1, bidirectional=False, dropout=0.0,
+                   proj_size=0):
     """Torch's layer (in eval mode), our copy of it, the input and the initial state (None
     unless with_hx). check_parity compares the output and every final state, back-propagates a
     random gradient into each, and compares the gradients of x, of the initial state and of every
     parameter."""
     ours_cls, torch_cls, extra = KINDS[kind]
     torch.manual_seed(seed)
+    if proj_size:
+        extra = {**extra, "proj_size": proj_size}
     theirs = torch_cls(I, H, bias=bias, batch_first=batch_first, num_layers=num_layers,
                        bidirectional=bidirectional, dropout=dropout, **extra).double().eval()
     ours = ours_cls.from_torch(theirs)
     K = num_layers * (2 if bidirectional else 1)
-    if unbatched:
-        x_shape, state_shape = (T, I), (K, H)
-    else:
-        x_shape, state_shape = ((N, T, I) if batch_first else (T, N, I)), (K, N, H)
-    states = [random_array(state_shape, seed + 2 + k) for k in range(2 if kind == "lstm" else 1)]
+    sizes = [proj_size or H, H][:2 if kind == "lstm" else 1]  # h_0 (projected), and c_0
+    x_shape = (T, I) if unbatched else (N, T, I) if batch_first else (T, N, I)
+    states = [random_array((K, size) if unbatched else (K, N, size), seed + 2 + k)
+              for k, size in enumerate(sizes)]
     hx = (tuple(states) if kind == "lstm" else states[0]) if with_hx else None
     return ours, theirs, random_array(x_shape, seed + 1), hx
 
@@ -88,6 +90,19 @@ def test_parity_stacked_unbatched_without_bias(kind):
     check_parity(ours, theirs, x, hx)
     assert sorted(ours.params) == sorted(f"weight_{w}_l{k}{d}" for w in ("ih", "hh")
                                          for k in (0, 1) for d in ("", "_reverse"))
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, unbatched", [(1, False, False),
+                                                                   (2, True, False),
+                                                                   (2, False, True)])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_lstm_projection_matches_torch(num_layers, bidirectional, unbatched, with_hx):
+    ours, theirs, x, hx = recurrent_case("lstm", T=4, N=3, I=2, H=5, with_hx=with_hx,
+                                         num_layers=num_layers, bidirectional=bidirectional,
+                                         unbatched=unbatched, proj_size=3)
+    check_parity(ours, theirs, x, hx)
+    assert ours.params["weight_hr_l0"].shape == (3, 5)
+    assert ours.params["weight_hh_l0"].shape == (20, 3)
 
 
 def test_stacked_bidirectional_dropout_finite_differences():
@@ -279,11 +294,11 @@ def test_bad_configuration():
         GRU(3, 4, bidirectional=1)
     with pytest.raises(ValueError, match=r"dropout must lie in \[0.0, 1.0\], got 1.5"):
         GRU(3, 4, dropout=1.5)
-    with pytest.raises(ValueError, match=r"proj_size must be 0 .*got 2"):
-        LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"proj_size must be smaller than hidden_size = 4, got 4"):
+        LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match=r"proj_size must be non-negative, got -1"):
+        LSTM(3, 4, proj_size=-1)
     with pytest.raises(ValueError, match=r"hidden_size must be positive, got 0"):
         RNN(3, 0)
     with pytest.raises(TypeError, match=r"batch_first must be True or False, got str 'yes'"):
         RNN(3, 4, batch_first="yes")
-    with pytest.raises(ValueError, match=r"proj_size must be 0"):
-        LSTM.from_torch(torch.nn.LSTM(3, 4, proj_size=2))

@@ -46,6 +46,18 @@ def test_unbatched_state():
                                                       random_array((2, 3), 2)))
 
 
+@pytest.mark.parametrize("num_layers, bidirectional, batch", [(1, False, 2), (2, True, 2),
+                                                               (2, False, None)])
+def test_lstm_projection(num_layers, bidirectional, batch):
+    ours, theirs = twins(LSTM, nn.LSTM, 3, 5, num_layers=num_layers, proj_size=2,
+                         bidirectional=bidirectional)
+    assert ours.weight_hr_l0.shape == (2, 5) and ours.weight_hh_l0.shape == (20, 2)
+    K = num_layers * (2 if bidirectional else 1)
+    state = (lambda size: (K, size)) if batch is None else (lambda size: (K, batch, size))
+    check_parity(ours, theirs, random_array(input_shape(4, batch, 3, False)),
+                 (random_array(state(2), 1), random_array(state(5), 2)))
+
+
 def test_dropout_between_layers_is_off_in_eval_and_on_in_training():
     ours, theirs = twins(GRU, nn.GRU, 3, 4, num_layers=2, dropout=0.5)
     ours.eval(), theirs.eval()
@@ -92,7 +104,7 @@ def test_bad_input_is_rejected():
         lstm(torch.zeros(5, 2, 4))
     with pytest.raises(ValueError, match=r"h_0 must have shape .* = \(1, 2, 4\), got \(2, 4\)"):
         lstm(torch.zeros(5, 2, 3), (torch.zeros(2, 4), torch.zeros(1, 2, 4)))
-    with pytest.raises(ValueError, match="proj_size is not supported"):
-        LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size must be smaller than hidden_size = 4, got 4"):
+        LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
         RNN(3, 4, nonlinearity="gelu")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from companion.core.checks import positive_int
 from companion.core.functional import sigmoid
 from companion.numpy.recurrent.stepping import Recurrent
 
@@ -28,7 +27,8 @@ class LSTM(Recurrent):
         batch_first: input and output are ``(N, T, *)`` instead of ``(T, N, *)``.
         dropout: probability of zeroing each input of layers 1 .. L - 1 in training.
         bidirectional: also run every layer backwards in time (D = 2 directions).
-        proj_size: accepted for torch's signature; must be 0 (no projection).
+        proj_size: P; if positive, h_t = W_hr (o * tanh(c_t)) with ``weight_hr_l{k}`` (P, H),
+            so h_t and the outputs have P < H features while c_t keeps H.
         rng: None, an int seed or a Generator for the U(-1/sqrt(H), 1/sqrt(H)) initialisation.
 
     After ``forward``, :attr:`gates` holds the per-step activations for inspection and plots:
@@ -42,10 +42,10 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, rng=None):
-        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) \
-                or proj_size != 0:
-            raise ValueError(f"proj_size must be 0 (the scratch LSTM has no projection), "
-                             f"got {proj_size!r}")
+        self.proj_size = positive_int(proj_size, "proj_size", allow_zero=True)
+        if self.proj_size >= positive_int(hidden_size, "hidden_size"):
+            raise ValueError(f"proj_size must be smaller than hidden_size = {hidden_size}, "
+                             f"got {proj_size}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, rng)
 

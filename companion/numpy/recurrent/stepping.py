@@ -37,6 +37,7 @@ class Recurrent(Module):
     _gate_count = 1
     _state_names = ("hx",)
     _gate_keys: dict[str, str] = {}
+    proj_size = 0  # the LSTM's optional projection of h_t to P < H features
 
     def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                  bidirectional, rng):
@@ -57,17 +58,29 @@ class Recurrent(Module):
 
         # torch's default: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), drawn in torch's order
         self.rng = as_rng(rng)  # also draws the dropout masks between layers
-        H, G = self.hidden_size, self._gate_count
+        H, G, P = self.hidden_size, self._gate_count, self._h_size
         bound = 1.0 / np.sqrt(H)
         for k, suffix in enumerate(self._suffixes()):
-            layer_input = self.input_size if k < self.num_directions else H * self.num_directions
+            layer_input = self.input_size if k < self.num_directions else P * self.num_directions
             self.add_param(f"weight_ih{suffix}",
                            self.rng.uniform(-bound, bound, (G * H, layer_input)))
-            self.add_param(f"weight_hh{suffix}", self.rng.uniform(-bound, bound, (G * H, H)))
+            self.add_param(f"weight_hh{suffix}", self.rng.uniform(-bound, bound, (G * H, P)))
             if self.bias:
                 self.add_param(f"bias_ih{suffix}", self.rng.uniform(-bound, bound, G * H))
                 self.add_param(f"bias_hh{suffix}", self.rng.uniform(-bound, bound, G * H))
+            if self.proj_size:
+                self.add_param(f"weight_hr{suffix}", self.rng.uniform(-bound, bound, (P, H)))
         self._cache = None
+
+    @property
+    def _h_size(self) -> int:
+        """Size of h_t: P with a projection (LSTM's proj_size), else H."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Size of each state in ``_state_names``: h_t's, and the LSTM's cell c_t (H)."""
+        return (self._h_size,) + (self.hidden_size,) * (len(self._state_names) - 1)
 
     def _suffixes(self) -> list[str]:
         """'_l0', '_l0_reverse', '_l1', ...: one per (layer, direction), in h_n's order."""
@@ -103,12 +116,13 @@ class Recurrent(Module):
     def _unroll(self, x: np.ndarray, state: tuple, suffix: str):
         """Run the cell over x (T, N, I) from ``state``; return outputs (T, N, H), state, tape."""
         w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
+        w_hr = self._params.get(f"weight_hr{suffix}")  # (P, H), the LSTM's projection
         T, N, I = x.shape
         gi = (x.reshape(T * N, I) @ w_ih.T).reshape(T, N, -1)  # (T, N, G H): all steps at once
         if b_ih is not None:
             gi += b_ih
-        outputs = np.empty((T, N, self.hidden_size))  # h_1 .. h_T
-        h_prev = np.empty((T, N, self.hidden_size))  # h_0 .. h_{T-1}, for W_hh's gradient
+        outputs = np.empty((T, N, self._h_size))  # h_1 .. h_T
+        h_prev = np.empty((T, N, self._h_size))  # h_0 .. h_{T-1}, for W_hh's gradient
         saved = []
         for t in range(T):
             h_prev[t] = state[0]
@@ -116,6 +130,9 @@ class Recurrent(Module):
             if b_hh is not None:
                 gh = gh + b_hh
             state, step = self._cell(gi[t], gh, state)
+            if w_hr is not None:  # proj_size: h_t = (o * tanh(c_t)) W_hr^T, (N, H) -> (N, P)
+                step["h_cell"] = state[0]
+                state = (state[0] @ w_hr.T,) + state[1:]
             saved.append(step)
             outputs[t] = state[0]
         return outputs, state, dict(x=x, h_prev=h_prev, saved=saved)
@@ -123,6 +140,7 @@ class Recurrent(Module):
     def _unroll_backward(self, grad_outputs: np.ndarray, d_state: tuple, tape: dict, suffix: str):
         """Back-propagate through time; add weight gradients; return d_x (T, N, I), d_state_0."""
         w_ih, w_hh, b_ih, _ = self._weights(suffix)
+        w_hr = self._params.get(f"weight_hr{suffix}")  # (P, H), the LSTM's projection
         x, h_prev = tape["x"], tape["h_prev"]
         T, N, I = x.shape
         GH = w_hh.shape[0]
@@ -130,6 +148,9 @@ class Recurrent(Module):
         d_gh = np.empty((T, N, GH))  # gradient of h_{t-1} W_hh^T + b_hh
         for t in range(T - 1, -1, -1):
             d_state = (d_state[0] + grad_outputs[t],) + d_state[1:]  # h_t is also an output
+            if w_hr is not None:  # back through the projection: (N, P) -> (N, H)
+                self._grads[f"weight_hr{suffix}"] += d_state[0].T @ tape["saved"][t]["h_cell"]
+                d_state = (d_state[0] @ w_hr,) + d_state[1:]
             d_gi[t], d_gh[t], d_state = self._cell_backward(d_state, tape["saved"][t])
             d_state = (d_state[0] + d_gh[t] @ w_hh,) + d_state[1:]  # (N, G H) @ (G H, H)
         # the weights are shared by every step: their gradients sum over t, one matmul each
@@ -149,9 +170,10 @@ class Recurrent(Module):
         """
         x, batched = self._time_major_input(input)
         T, N, _ = x.shape
-        K, D, H = self.num_layers * self.num_directions, self.num_directions, self.hidden_size
-        initial = [np.zeros((K, N, H)) if value is None else self._state(value, name, N, batched)
-                   for name, value in zip(self._state_names, states)]
+        K, D = self.num_layers * self.num_directions, self.num_directions
+        initial = [np.zeros((K, N, size)) if value is None
+                   else self._state(value, name, N, batched, size)
+                   for name, value, size in zip(self._state_names, states, self._state_sizes)]
         tapes, masks, finals = [], [], []
         for layer in range(self.num_layers):
             mask = None
@@ -172,9 +194,8 @@ class Recurrent(Module):
             x = np.concatenate(outputs, axis=-1)  # (T, N, D H)
         self._cache = dict(tapes=tapes, masks=masks, batched=batched, shape=(T, N),
                            has_hx=states[0] is not None)
-        shape = self._state_shape(N, batched)
-        final_states = tuple(np.stack([f[s] for f in finals]).reshape(shape)  # (K, N, H)
-                             for s in range(len(self._state_names)))
+        final_states = tuple(np.stack([f[s] for f in finals]).reshape(  # (K, N, H)
+            self._state_shape(N, batched, size)) for s, size in enumerate(self._state_sizes))
         return self._user_layout(x, batched), final_states
 
     def _backward(self, grad_output, grad_finals: tuple):
@@ -183,12 +204,13 @@ class Recurrent(Module):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         tapes, masks, batched = self._cache["tapes"], self._cache["masks"], self._cache["batched"]
         T, N = self._cache["shape"]
-        D, H = self.num_directions, self.hidden_size
+        D, H = self.num_directions, self._h_size
         grad = self._time_major_grad(grad_output, "grad_output", batched, T, N)  # (T, N, D H)
-        d_final = [np.zeros((len(tapes), N, H)) if value is None
-                   else self._state(value, f"grad_{name[0]}_n", N, batched)
-                   for name, value in zip(self._state_names, grad_finals)]
-        d_initial = [np.empty((len(tapes), N, H)) for _ in self._state_names]
+        d_final = [np.zeros((len(tapes), N, size)) if value is None
+                   else self._state(value, f"grad_{name[0]}_n", N, batched, size)
+                   for name, value, size in zip(self._state_names, grad_finals,
+                                                self._state_sizes)]
+        d_initial = [np.empty((len(tapes), N, size)) for size in self._state_sizes]
         for layer in range(self.num_layers - 1, -1, -1):
             grad_x = 0.0
             for direction in range(D):
@@ -204,8 +226,8 @@ class Recurrent(Module):
         grad_x = self._user_layout(grad, batched)
         if not self._cache["has_hx"]:
             return grad_x, None
-        shape = self._state_shape(N, batched)
-        return grad_x, tuple(d.reshape(shape) for d in d_initial)
+        return grad_x, tuple(d.reshape(self._state_shape(N, batched, size))
+                             for d, size in zip(d_initial, self._state_sizes))
 
     @property
     def gates(self) -> dict[str, np.ndarray]:
@@ -241,19 +263,19 @@ class Recurrent(Module):
                              f"got shape {np.shape(input)}")
         return x, batched
 
-    def _state_shape(self, batch: int, batched: bool) -> tuple[int, ...]:
+    def _state_shape(self, batch: int, batched: bool, size: int) -> tuple[int, ...]:
         K = self.num_layers * self.num_directions
-        return (K, batch, self.hidden_size) if batched else (K, self.hidden_size)
+        return (K, batch, size) if batched else (K, size)
 
-    def _state(self, value, name: str, batch: int, batched: bool) -> np.ndarray:
+    def _state(self, value, name: str, batch: int, batched: bool, size: int) -> np.ndarray:
         """A state (K, N, H) (or (K, H) unbatched) as a (K, N, H) array."""
-        shape = self._state_shape(batch, batched)
+        shape = self._state_shape(batch, batched, size)
         state = as_float_array(value, name)
         if state.shape != shape:
             layout = ("(num_layers * num_directions, N, H)" if batched
                       else "(num_layers * num_directions, H) for unbatched input")
             raise ValueError(f"{name} must have shape {shape} {layout}, got {state.shape}")
-        return state.reshape(shape[0], batch, self.hidden_size)
+        return state.reshape(shape[0], batch, size)
 
     def _user_layout(self, array: np.ndarray, batched: bool) -> np.ndarray:
         """A (T, N, X) array in the caller's layout, as a fresh contiguous copy."""
@@ -265,7 +287,7 @@ class Recurrent(Module):
 
     def _time_major_grad(self, grad, name: str, batched: bool, T: int, N: int) -> np.ndarray:
         """The upstream gradient of the output as (T, N, D H)."""
-        H = self.hidden_size * self.num_directions
+        H = self._h_size * self.num_directions
         shape = (T, N, H) if not self.batch_first else (N, T, H)
         shape = shape if batched else (T, H)
         grad = as_float_array(grad, name)
