@@ -8,4 +8,6 @@ here imports them (or torch), so neither half depends on the other:
 - :mod:`companion.core.shapes`: output sizes of convolution and pooling windows.
 - :mod:`companion.core.functional`: numerically stable sigmoid, log-sum-exp, softmax and
   log-softmax on NumPy arrays, and the softmax's backward.
+- :mod:`companion.core.training`: the ``History`` every training loop returns, and early
+  stopping, shared by ``fit`` in both halves.
 """

@@ -1,22 +1,24 @@
-"""A small training loop shared by the chapters: seeding, ``fit``, ``evaluate`` and ``accuracy``.
+"""The training loops the chapters share: ``fit`` over epochs, ``train_steps`` over steps.
 
+:func:`fit` has the signature of :func:`companion.numpy.training.fit` and both return the same
+:class:`~companion.core.training.History`. Loaders yield ``(inputs, targets)`` pairs (tensors,
+or tuples/dicts of tensors for ``inputs``); ``loss_fn(outputs, targets)`` returns the batch mean,
+and every metric ``metric(outputs, targets)`` returns a batch mean as a float. Epoch values are
+averages weighted by batch size, so they equal the value over the whole data set.
+
+:func:`train_steps` is the loop of models trained for a number of steps on batches drawn one at a
+time (the language models, prototypical networks, the NAS benchmark, data-parallel training):
+gradient clipping, a schedule stepped every step, an evaluation every ``k`` steps.
 :func:`adamw` and :func:`warmup_cosine` are the recipe the transformer language models train
 with: AdamW decaying matrices only, a linear warm-up then a cosine down to a tenth.
-
-Loaders yield ``(inputs, targets)`` pairs (tensors, or tuples/dicts of tensors for ``inputs``);
-``loss_fn(outputs, targets)`` returns the batch mean, and every metric ``metric(outputs, targets)``
-returns a batch mean as a float. Epoch values are averages weighted by batch size, so they equal
-the value over the whole data set.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -24,11 +26,12 @@ from torch import nn
 from tqdm import tqdm
 
 from companion.core.checks import positive_int
+from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
 
 from .device import default_device, to_device
 
-__all__ = ["seed_everything", "accuracy", "evaluate", "fit", "History", "EarlyStopping", "adamw",
-           "warmup_cosine"]
+__all__ = ["seed_everything", "accuracy", "evaluate", "fit", "train_steps", "History",
+           "EarlyStopping", "adamw", "warmup_cosine"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 
@@ -68,57 +71,6 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return correct.double().mean().item()
 
 
-@dataclass
-class EarlyStopping:
-    """Stop when the validation loss has not fallen by more than ``min_delta`` for ``patience``
-    epochs; with ``restore_best`` the model ends with the weights of its best epoch."""
-
-    patience: int = 5
-    min_delta: float = 0.0
-    restore_best: bool = True
-
-
-@dataclass
-class History:
-    """What :func:`fit` recorded, one entry per epoch.
-
-    ``train_metrics``/``val_metrics`` map each metric name to its per-epoch values;
-    ``best_epoch`` (0-based) has the lowest validation loss (training loss without a validation
-    set); ``elapsed`` is the total wall time in seconds.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    train_metrics: dict[str, list[float]] = field(default_factory=dict)
-    val_metrics: dict[str, list[float]] = field(default_factory=dict)
-    best_epoch: int | None = None
-    elapsed: float = 0.0
-    epoch_seconds: list[float] = field(default_factory=list)
-    steps: int = 0
-    stopped_early: bool = False
-
-    @property
-    def epochs(self) -> int:
-        """Number of epochs run."""
-        return len(self.train_loss)
-
-
-class _Mean:
-    """Running averages weighted by batch size."""
-
-    def __init__(self):
-        self.totals: dict[str, float] = {}
-        self.count = 0
-
-    def add(self, values: Mapping[str, float], n: int) -> None:
-        for name, value in values.items():
-            self.totals[name] = self.totals.get(name, 0.0) + value * n
-        self.count += n
-
-    def result(self) -> dict[str, float]:
-        return {name: total / max(self.count, 1) for name, total in self.totals.items()}
-
-
 def _batch_size(targets) -> int:
     return len(targets) if isinstance(targets, torch.Tensor) and targets.dim() > 0 else 1
 
@@ -142,7 +94,7 @@ def evaluate(model: nn.Module, loader, loss_fn: Callable | None = None,
     metrics, device = _resolve(metrics, device)
     was_training = model.training
     model.to(device).eval()
-    mean = _Mean()
+    mean = RunningMean()
     with torch.no_grad():
         for inputs, targets in loader:
             inputs, targets = to_device(inputs, device), to_device(targets, device)
@@ -157,91 +109,117 @@ def evaluate(model: nn.Module, loader, loss_fn: Callable | None = None,
 
 def fit(model: nn.Module, train_loader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
         epochs: int, val_loader=None, metrics: Mapping[str, Metric] | None = None,
-        scheduler=None, early_stopping: EarlyStopping | int | None = None, device=None,
-        progress: bool = False, max_steps: int | None = None) -> History:
+        scheduler=None, early_stopping: EarlyStopping | int | None = None,
+        max_steps: int | None = None, progress: bool = False, device=None) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return its :class:`History`.
 
     Each step: outputs = model(inputs), loss = loss_fn(outputs, targets), backward, optimiser step.
     After each epoch the model is evaluated on ``val_loader`` (if given) and ``scheduler`` steps
-    (with the validation loss for ``ReduceLROnPlateau``).
+    (with the validation loss for ``ReduceLROnPlateau``). Training stops early when the loss
+    stops being finite (a diverged run): the history then ends with that epoch.
 
     Args:
         metrics: name -> metric(outputs, targets); None means ``{"accuracy": accuracy}``, pass
             ``{}`` for regression.
         early_stopping: an :class:`EarlyStopping` or a patience (int); needs ``val_loader``.
-        device: where to train; None picks :func:`default_device`. The model is moved there.
-        progress: show a tqdm bar over epochs (it disappears when done: ``leave=False``).
         max_steps: stop after this many optimiser steps in total (None: no limit).
+        progress: show a tqdm bar over epochs (it disappears when done: ``leave=False``).
+        device: where to train; None picks :func:`default_device`. The model is moved there.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
-        early_stopping = EarlyStopping(patience=early_stopping)
-    if early_stopping is not None:
-        if not isinstance(early_stopping, EarlyStopping):
-            raise TypeError(f"early_stopping must be None, an int patience or an EarlyStopping, "
-                            f"got {type(early_stopping).__name__}")
-        if val_loader is None:
-            raise ValueError("early_stopping needs a val_loader to watch the validation loss")
+    early_stopping = EarlyStopping.of(early_stopping, val_loader is not None)
     metrics, device = _resolve(metrics, device)
     model.to(device)
-    history = History(train_metrics={name: [] for name in metrics},
-                      val_metrics={name: [] for name in metrics} if val_loader is not None else {})
-    best_loss, best_state, waited = float("inf"), None, 0
+    history, best = History(), BestWeights(model, early_stopping)
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
-    for epoch in bar:
-        epoch_start = time.perf_counter()
+    for _ in tqdm(range(epochs), desc="epochs", leave=False, disable=not progress):
         model.train()
-        mean = _Mean()
+        mean = RunningMean()
         for inputs, targets in train_loader:
             if max_steps is not None and history.steps >= max_steps:
                 break
             inputs, targets = to_device(inputs, device), to_device(targets, device)
+            history.lr.append(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad()
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
             loss.backward()
             optimizer.step()
-            history.steps += 1
+            history.step_loss.append(loss.item())
             with torch.no_grad():
-                values = {"loss": loss.item(), **_metric_values(metrics, outputs, targets)}
+                values = {"loss": history.step_loss[-1],
+                          **_metric_values(metrics, outputs, targets)}
             mean.add(values, _batch_size(targets))
-        train = mean.result()
-        history.train_loss.append(train.get("loss", float("nan")))
-        for name in metrics:
-            history.train_metrics[name].append(train.get(name, float("nan")))
-        watched = history.train_loss[-1]
-        if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn, metrics, device)
-            history.val_loss.append(val["loss"])
-            for name in metrics:
-                history.val_metrics[name].append(val[name])
-            watched = val["loss"]
+            if not math.isfinite(history.step_loss[-1]):
+                break
+        val = None if val_loader is None else evaluate(model, val_loader, loss_fn, metrics, device)
+        watched = history.evaluated(mean.result(), val)
         if scheduler is not None:
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(watched)
             else:
                 scheduler.step()
-        history.epoch_seconds.append(time.perf_counter() - epoch_start)
-        bar.set_postfix(loss=f"{history.train_loss[-1]:.4f}",
-                        **({"val_loss": f"{watched:.4f}"} if val_loader is not None else {}))
-        min_delta = early_stopping.min_delta if early_stopping is not None else 0.0
-        if watched < best_loss - min_delta:
-            best_loss, waited, history.best_epoch = watched, 0, epoch
-            if early_stopping is not None and early_stopping.restore_best:
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            waited += 1
-        if early_stopping is not None and waited >= early_stopping.patience:
-            history.stopped_early = True
+        if best.update(history, watched) or not math.isfinite(history.train_loss[-1]) or \
+                (max_steps is not None and history.steps >= max_steps):
             break
-        if max_steps is not None and history.steps >= max_steps:
+    best.restore()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_steps(model: nn.Module, batches: Iterator, compute_loss: Callable,
+                optimizer: torch.optim.Optimizer, steps: int, scheduler=None,
+                clip_norm: float | None = None, evaluate: Callable | None = None,
+                eval_every: int | None = None, max_seconds: float | None = None) -> History:
+    """Take ``steps`` optimiser steps, one batch each, and return the :class:`History`.
+
+    Each step draws ``batch = next(batches)``, computes ``compute_loss(model, batch)``, zeroes the
+    gradients, back-propagates, clips the gradient norm to ``clip_norm`` (if given), steps the
+    optimiser and then ``scheduler`` (if given). Every ``eval_every`` steps and after the last
+    one, the period closes: its mean training loss (and metrics) are recorded, with
+    ``evaluate(model)`` if given. The model is put in training mode first and left in it.
+
+    Args:
+        batches: an iterator of batches in whatever form ``compute_loss`` reads; one is drawn
+            per step, so a random sampler is consumed in step order.
+        compute_loss: ``compute_loss(model, batch)`` -> the scalar loss tensor, or
+            ``(loss, {name: value})`` to record metrics of the batch (means per period).
+        steps: number of optimiser steps.
+        clip_norm: the largest gradient norm (None: no clipping).
+        evaluate: ``evaluate(model)`` -> ``{"loss": ..., name: ...}`` on held-out data (either
+            key optional), recorded as ``val_loss``/``val_metrics``.
+        eval_every: steps per period (None: one period, closed after the last step).
+        max_seconds: stop after the step that passes this much wall time (a machine-dependent
+            run; None keeps it deterministic).
+    """
+    steps = positive_int(steps, "steps")
+    eval_every = steps if eval_every is None else positive_int(eval_every, "eval_every")
+    history, mean, best = History(), RunningMean(), BestWeights(model, None)
+    start = time.perf_counter()
+    model.train()
+    for step in range(steps):
+        out = compute_loss(model, next(batches))
+        loss, values = out if isinstance(out, tuple) else (out, {})
+        history.lr.append(optimizer.param_groups[0]["lr"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        history.step_loss.append(loss.item())
+        mean.add({"loss": history.step_loss[-1], **values}, 1)
+        last = step == steps - 1 or (max_seconds is not None
+                                     and time.perf_counter() - start > max_seconds)
+        if (step + 1) % eval_every == 0 or last:
+            val = None if evaluate is None else evaluate(model)
+            best.update(history, history.evaluated(mean.result(), val))
+            mean = RunningMean()
+        if last:
             break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    history.elapsed = time.perf_counter() - start
+    history.seconds = time.perf_counter() - start
     return history
 
 

@@ -58,7 +58,7 @@ def test_numpy_twin_trains_in_lockstep_with_torch():
     loss_fn, loss_np = nn.CrossEntropyLoss(), CrossEntropyLoss()
     for _ in range(5):
         x, y = rng.random((6, 1, 8, 8)), rng.integers(0, 5, 6)
-        ours = train_step(twin, loss_np, opt_np, x, y)
+        ours, _ = train_step(twin, loss_np, opt_np, x, y)
         opt.zero_grad()
         loss = loss_fn(model(torch.as_tensor(x)), torch.as_tensor(y))
         loss.backward()

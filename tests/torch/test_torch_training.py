@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from companion.torch.device import default_device, to_device
 from companion.torch.training import EarlyStopping, History, accuracy, adamw, evaluate, fit, \
-    seed_everything, warmup_cosine
+    seed_everything, train_steps, warmup_cosine
 
 CPU = torch.device("cpu")
 
@@ -39,7 +39,8 @@ def test_fit_reduces_the_loss_on_separable_data():
     assert isinstance(history, History) and history.epochs == 5
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert history.val_metrics["accuracy"][-1] == 1.0
-    assert len(history.epoch_seconds) == 5 and history.elapsed >= sum(history.epoch_seconds)
+    assert history.eval_step == [8, 16, 24, 32, 40] and history.lr == [0.5] * 40
+    assert history.seconds > 0 and history.steps == len(history.step_loss) == 40
     assert history.best_epoch == int(np.argmin(history.val_loss))
 
 
@@ -108,6 +109,61 @@ def test_max_steps_scheduler_and_progress_bar_off():
                   scheduler=scheduler, max_steps=11, device=CPU, metrics={})
     assert history.steps == 11 and history.epochs == 2 and history.train_metrics == {}
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+
+
+def test_train_steps_is_the_hand_written_loop_with_periods():
+    """Clipping, a schedule, metrics from the loss function and an evaluation every 4 steps."""
+    x, y = torch.randn(10, 6, 3, generator=torch.Generator().manual_seed(0)), torch.randn(10, 6)
+
+    def compute_loss(model, batch):
+        error = model(batch[0]).squeeze(-1) - batch[1]
+        return (error ** 2).mean(), {"mae": error.abs().mean().item()}
+
+    def run(by_hand: bool):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.3)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+        if not by_hand:
+            history = train_steps(model, zip(x, y), compute_loss, optimizer, 10, scheduler,
+                                  clip_norm=0.5, eval_every=4,
+                                  evaluate=lambda m: {"loss": 1.0, "seen": float(m.training)})
+            return model, history
+        losses = []
+        for batch in zip(x, y):
+            loss, _ = compute_loss(model, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+        return model, losses
+
+    (model, history), (twin, losses) = run(False), run(True)
+    assert history.step_loss == losses and torch.equal(model.weight, twin.weight)
+    assert history.eval_step == [4, 8, 10] and history.val_loss == [1.0] * 3
+    assert history.lr == pytest.approx([0.3] * 3 + [0.15] * 3 + [0.075] * 3 + [0.0375])
+    assert history.train_loss[2] == pytest.approx(np.mean(losses[8:]), rel=1e-12)
+    assert len(history.train_metrics["mae"]) == 3 and history.val_metrics == {"seen": [1.0] * 3}
+    assert history.best_epoch == 0 and model.training
+
+
+def test_train_steps_clips_and_stops_on_time():
+    model = nn.Linear(2, 1)
+    before = model.weight.detach().clone()
+    batches = iter(lambda: (torch.full((4, 2), 100.0), torch.zeros(4)), None)
+    history = train_steps(model, batches, lambda m, b: ((m(b[0]).squeeze(-1) - b[1]) ** 2).mean(),
+                          torch.optim.SGD(model.parameters(), lr=1.0), steps=1, clip_norm=1e-3)
+    assert (model.weight - before).norm() <= 1e-3 + 1e-9
+    assert history.eval_step == [1] and history.val_loss == [] and history.val_metrics == {}
+    slow = train_steps(model, batches, lambda m, b: m(b[0]).sum() * 0.0,
+                       torch.optim.SGD(model.parameters(), lr=1.0), steps=10 ** 6,
+                       max_seconds=0.0)
+    assert slow.steps == 1 and slow.eval_step == [1]
+    with pytest.raises(ValueError, match="eval_every"):
+        train_steps(model, batches, lambda m, b: m(b[0]).sum(),
+                    torch.optim.SGD(model.parameters(), lr=1.0), steps=2, eval_every=0)
 
 
 def test_fit_rejects_early_stopping_without_validation():
