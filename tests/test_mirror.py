@@ -37,6 +37,13 @@ ONLY_IN = {
     ("conv", "torch"): ({"check_image"}, "torch layers also take unbatched (C, H, W) images"),
     ("prototypes", "torch"): ({"prototypical_loss", "ConvEmbedding", "train_prototypical",
                                "few_shot_accuracy"}, "the embedding is trained in torch only"),
+    ("training", "numpy"): ({"minibatches", "ArrayLoader", "train_step"},
+                           "the scratch half batches its own arrays (torch has DataLoader) and "
+                           "shows the single step the training-loop chapter draws"),
+    ("training", "torch"): ({"seed_everything", "train_steps", "adamw", "warmup_cosine"},
+                           "seeding torch and its GPUs, and the step-based loop and AdamW recipe "
+                           "of the models trained in torch only (language models, prototypes, NAS, "
+                           "data-parallel)"),
 }
 
 # (module, name, half): constructor or function parameters only that half has, and why.
