@@ -257,6 +257,12 @@ class GRU(_RecurrentBase):
 
     num_gates = 3
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None):                           # no proj_size: LSTM only
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
     def _cell(self, gi, h, c, w_hh, b_hh):
         gh = self._hidden_projection(h, w_hh, b_hh)                  # (N, 3H)
         i_r, i_z, i_n = gi.chunk(3, dim=-1)                          # (N, H) each
