@@ -15,12 +15,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def logsumexp(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """log sum_j e^{x_j} along ``axis``, shifted by the maximum so it never overflows.
 
-    A slice that is entirely ``-inf`` (every position masked) gives ``-inf``, not ``nan``.
+    A slice that is entirely ``-inf`` (every position masked) gives ``-inf``, not ``nan``; a
+    ``nan`` or ``+inf`` entry gives ``nan`` (as torch's log_softmax), an empty slice ``-inf``.
     """
     x = np.asarray(x, dtype=np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # nan if the slice holds one
+    top = np.where(top == -np.inf, 0.0, top)
+    with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf is nan, log 0 is -inf
+        out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -31,13 +33,17 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """e^{x_i} / sum_j e^{x_j} along ``axis``; a fully ``-inf`` slice gives zeros, not ``nan``."""
+    """e^{x_i} / sum_j e^{x_j} along ``axis``; a fully ``-inf`` slice gives zeros, not ``nan``.
+
+    A slice holding ``nan`` or ``+inf`` is ``nan`` throughout, as in torch; it never turns finite.
+    """
     x = np.asarray(x, dtype=np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    e = np.exp(x - top)
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # nan if the slice holds one
+    top = np.where(top == -np.inf, 0.0, top)
+    with np.errstate(invalid="ignore"):  # inf - inf is nan, as intended
+        e = np.exp(x - top)
     total = np.sum(e, axis=axis, keepdims=True)
-    return e / np.where(total > 0, total, 1.0)
+    return e / np.where(total == 0, 1.0, total)  # only a fully -inf (or empty) slice sums to 0
 
 
 def softmax_backward(probs: np.ndarray, grad_output: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -17,23 +17,26 @@ from companion.numpy.module import Module
 
 
 class ReLU(Module):
-    """Rectified linear unit, y = max(x, 0); dy/dx = 1 where x > 0, else 0 (as torch at x = 0)."""
+    """Rectified linear unit, y = max(x, 0); dy/dx = 1 where x > 0, else 0 (as torch at x = 0).
+
+    ``nan`` passes through, forward and backward, as in torch.
+    """
 
     def __init__(self):
         super().__init__()
-        self._positive = None
+        self._blocked = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: any shape (*). Returns y, same shape."""
         x = as_float_array(x, "x")
-        self._positive = x > 0
-        return np.where(self._positive, x, 0.0)
+        self._blocked = x <= 0  # False for nan, which passes through
+        return np.where(self._blocked, 0.0, x)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, shape (*). Returns dL/dx, shape (*)."""
-        shape = None if self._positive is None else self._positive.shape
+        shape = None if self._blocked is None else self._blocked.shape
         grad = as_grad_output(grad_output, shape, "ReLU")
-        return np.where(self._positive, grad, 0.0)
+        return np.where(self._blocked, 0.0, grad)
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:

@@ -164,7 +164,8 @@ class Conv2d(Module):
             x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))  # (N, C_in, H_p, W_p)
         n = x.shape[0]
         cols = im2col(x, self.kernel_size, self.stride, (0, 0), self.dilation)
-        cols = cols.reshape(n, -1, h_out * w_out)  # (N, C_in kH kW, L) copied contiguous
+        kh, kw = self.kernel_size
+        cols = cols.reshape(n, self.in_channels * kh * kw, h_out * w_out)  # (N, C_in kH kW, L)
         weight = self.weight.reshape(self.out_channels, -1)  # (C_out, C_in kH kW)
         out = weight @ cols  # (N, C_out, L)
         if self.bias is not None:

@@ -146,8 +146,10 @@ class BCEWithLogitsLoss(_Loss):
         weight = self._broadcast("weight", input.shape)
         pos_weight = self._broadcast("pos_weight", input.shape)
         self._cache = (input, target, weight, pos_weight)
-        losses = weight * (pos_weight * target * _softplus(-input)
-                           + (1.0 - target) * _softplus(input))
+        # softplus(x) = x + softplus(-x) turns the loss into torch's form, which also gives
+        # torch's value at x = -inf (nan, from -inf + inf) rather than a different inf
+        losses = weight * ((1.0 - target) * input
+                           + ((pos_weight - 1.0) * target + 1.0) * _softplus(-input))
         return self._reduce(losses, input.size)
 
     def backward(self, grad_output=1.0) -> np.ndarray:
@@ -317,7 +319,9 @@ class CrossEntropyLoss(_ClassLoss):
             denominator = np.sum(weight[index] * kept)
         logp = log_softmax(logits, axis=-1)
         self._cache = (np.exp(logp), q)
-        return self._reduce(-np.sum(q * logp, axis=-1), denominator)
+        with np.errstate(invalid="ignore"):  # 0 * log 0: a class q leaves out adds nothing
+            terms = np.where(q == 0, 0.0, q * logp)  # even where its logit is -inf
+        return self._reduce(-np.sum(terms, axis=-1), denominator)
 
     def backward(self, grad_output=1.0) -> np.ndarray:
         """grad_output: dL/d loss. Returns dL/d input (the logits), the input's shape."""

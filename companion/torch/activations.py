@@ -25,8 +25,8 @@ def _minus_abs(x: torch.Tensor) -> torch.Tensor:
 
 
 def relu(x: torch.Tensor) -> torch.Tensor:
-    """max(x, 0), elementwise; any shape."""
-    return torch.where(x > 0, x, torch.zeros_like(x))
+    """max(x, 0), elementwise; any shape. ``nan`` passes through, as in torch."""
+    return torch.where(x <= 0, torch.zeros_like(x), x)
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -63,12 +63,20 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
 
 def log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """log softmax(x)_i = x_i - log sum_j exp(x_j) along ``dim`` (log-sum-exp); any shape."""
-    return x - torch.logsumexp(x, dim=dim, keepdim=True)
+    """log softmax(x)_i = s_i - log sum_j exp(s_j), s = x - max_j x_j, along ``dim``; any shape.
+
+    As torch's kernel: a slice holding ``nan`` or ``+inf`` (or only ``-inf``) is ``nan``.
+    """
+    if x.shape[dim] == 0:  # nothing to normalise (a maximum over no entries is undefined)
+        return x.clone()
+    shifted = x - x.amax(dim=dim, keepdim=True).detach()   # the shift cancels; no gradient needed
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
 def softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
     """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) along ``dim``, m = max_j x_j; any shape."""
+    if x.shape[dim] == 0:  # nothing to normalise (a maximum over no entries is undefined)
+        return x.clone()
     shifted = x - x.amax(dim=dim, keepdim=True).detach()   # the shift cancels; no gradient needed
     e = torch.exp(shifted)
     return e / e.sum(dim=dim, keepdim=True)

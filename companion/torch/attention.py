@@ -26,12 +26,15 @@ def masked_softmax(scores: torch.Tensor) -> torch.Tensor:
     """Softmax over the last axis where -inf marks a blocked key; an all-blocked row gives zeros.
 
     scores: (*, L, S). Returns weights (*, L, S), each row summing to 1 (or 0 if all blocked).
+    A row holding ``nan`` or ``+inf`` is ``nan`` throughout, as in torch: it never turns finite.
     """
+    if scores.shape[-1] == 0:                                              # no keys at all
+        return scores.clone()
     row_max = scores.amax(dim=-1, keepdim=True).detach()                   # (*, L, 1)
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    row_max = torch.where(row_max == float("-inf"), torch.zeros_like(row_max), row_max)
     e = torch.exp(scores - row_max)                                        # blocked -> 0
     total = e.sum(dim=-1, keepdim=True)                                    # (*, L, 1)
-    return e / torch.where(total > 0, total, torch.ones_like(total))
+    return e / torch.where(total == 0, torch.ones_like(total), total)   # 0: all blocked
 
 
 def _as_additive(mask: torch.Tensor | None, blocked_when: bool, dtype, name: str):

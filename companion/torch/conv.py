@@ -113,7 +113,7 @@ class Conv2d(nn.Module):
         n, c = x.shape[:2]
         g = self.groups
         cols = F.unfold(x, (kh, kw), dilation=(dh, dw), stride=(sh, sw))  # (N, C kH kW, L)
-        cols = cols.view(n, g, c // g * kh * kw, -1)                      # (N, G, C/G kH kW, L)
+        cols = cols.view(n, g, c // g * kh * kw, h_out * w_out)           # (N, G, C/G kH kW, L)
         w = self.weight.view(g, self.out_channels // g, -1)               # (G, C_out/G, C/G kH kW)
         out = (w @ cols).view(n, self.out_channels, h_out, w_out)         # (N, C_out, H_out, W_out)
         if self.bias is not None:

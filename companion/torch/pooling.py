@@ -42,7 +42,8 @@ class _Pool2d(nn.Module):
         n, c = x.shape[:2]
         x = F.pad(x, pads, value=value)                                   # (N, C, H_p, W_p)
         cols = F.unfold(x, self.kernel_size, dilation=self.dilation, stride=self.stride)
-        return cols.view(n, c, self.kernel_size[0] * self.kernel_size[1], -1)  # (N, C, kH kW, L)
+        return cols.view(n, c, self.kernel_size[0] * self.kernel_size[1],
+                         cols.shape[-1])                                  # (N, C, kH kW, L)
 
 
 class MaxPool2d(_Pool2d):

@@ -202,10 +202,14 @@ class Tensor:
 
         ``correction=1`` (torch's default) is the unbiased estimate; layer norm uses 0.
         """
-        mean = self.mean(axis, keepdims=True)
-        centred = self - mean
-        count = self.data.size / max(mean.data.size, 1)
-        return (centred * centred).sum(axis, keepdims) / (count - correction)
+        mean = self.data.mean(axis=axis, keepdims=True)
+        centred = self.data - mean
+        count = self.data.size / max(mean.size, 1)  # values per reduced slice
+        data = (centred * centred).sum(axis=axis, keepdims=keepdims) / (count - correction)
+
+        def backward(grad):                         # 2 (x_i - mean) / (n - correction), as torch
+            self._send(_restore_axes(grad, axis, keepdims) * 2.0 * centred / (count - correction))
+        return _result(data, (self,), "var", backward)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
         """Maximum over ``axis``. The gradient goes to the maximal element; tied maxima share it
@@ -238,8 +242,8 @@ class Tensor:
         return _result(data, (self,), "tanh", lambda grad: self._send(grad * (1.0 - data ** 2)))
 
     def relu(self) -> Tensor:
-        return _result(np.maximum(self.data, 0.0), (self,), "relu",
-                       lambda grad: self._send(grad * (self.data > 0)))
+        return _result(np.maximum(self.data, 0.0), (self,), "relu",  # nan passes, as torch
+                       lambda grad: self._send(np.where(self.data <= 0, 0.0, grad)))
 
     def sigmoid(self) -> Tensor:
         data = F.sigmoid(self.data)                 # stable for any sign
