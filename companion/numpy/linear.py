@@ -37,13 +37,13 @@ class Linear(Module):
             self.add_param("bias", rng.uniform(-bound, bound, self.out_features))
         self._x = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (*, D_in). Returns y: (*, D_out)."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: (*, D_in). Returns y: (*, D_out)."""
+        x = as_float_array(input, "input")
         if x.ndim == 0:
-            raise ValueError(f"x must have at least 1 dimension (*, {self.in_features}), "
+            raise ValueError(f"input must have at least 1 dimension (*, {self.in_features}), "
                              f"got a scalar")
-        check_size(x, -1, self.in_features, "x", "in_features")
+        check_size(x, -1, self.in_features, "input", "in_features")
         self._x = x
         y = x @ self._params["weight"].T  # (*, D_in) @ (D_in, D_out) -> (*, D_out)
         if "bias" in self._params:

@@ -28,11 +28,23 @@ class _Pool2d(Module):
         check_pool_padding(self.padding, self.kernel_size)
         self.ceil_mode = bool(ceil_mode)
         self._x_shape = None
+        self._unbatched = False
+
+    def _as_batch(self, input) -> np.ndarray:
+        """``input`` (N, C, H, W), or unbatched (C, H, W) given a batch of one; remembers which."""
+        x = as_float_array(input, "input", ndim=(3, 4),
+                           shape_hint="(N, C, H, W) or unbatched (C, H, W)")
+        self._unbatched = x.ndim == 3
+        return x[None] if self._unbatched else x  # (N, C, H, W)
+
+    def _unbatch(self, array: np.ndarray) -> np.ndarray:
+        """An (N, C, H, W) result in the layout of the last input."""
+        return array[0] if self._unbatched else array
 
     def _geometry(self, x_shape: tuple[int, ...]) -> tuple[Pair, Pair]:
         """(H_out, W_out) and the (bottom, right) margin ceil_mode's last windows read."""
         out = output_size_2d(x_shape, self.kernel_size, self.stride, self.padding, self.dilation,
-                             self.ceil_mode)
+                             self.ceil_mode, name="input")
         margin = tuple(ceil_margin(*args) for args in zip(x_shape[2:], out, self.kernel_size,
                                                           self.stride, self.padding,
                                                           self.dilation))
@@ -50,11 +62,13 @@ class _Pool2d(Module):
                       pad_value=pad_value)
 
     def _grad_output(self, grad_output) -> np.ndarray:
-        """``grad_output`` checked against the (N, C, H_out, W_out) of the last forward."""
+        """``grad_output`` checked against the output of the last forward, as (N, C, H', W')."""
         expected = None
         if self._x_shape is not None:
             expected = self._x_shape[:2] + self._geometry(self._x_shape)[0]
-        return as_grad_output(grad_output, expected, type(self).__name__)
+            expected = expected[1:] if self._unbatched else expected
+        grad = as_grad_output(grad_output, expected, type(self).__name__)
+        return grad[None] if self._unbatched else grad
 
 
 class MaxPool2d(_Pool2d):
@@ -84,9 +98,9 @@ class MaxPool2d(_Pool2d):
             raise ValueError("return_indices=True is not supported, got return_indices=True")
         self._argmax = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Max-pool ``x`` (N, C, H, W) into (N, C, H_out, W_out); caches where each max was."""
-        x = as_float_array(x, "x", ndim=4, shape_hint="(N, C, H, W)")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """Max-pool (N, C, H, W) or (C, H, W) ``input`` to (N, C, H_out, W_out) or (C, ...)."""
+        x = self._as_batch(input)
         cols = self._windows(x, -np.inf)  # (N, C, kH, kW, H_out, W_out)
         n, c, kh, kw, h_out, w_out = cols.shape
         # one row per kernel offset: the max over a window becomes elementwise work on long
@@ -98,7 +112,7 @@ class MaxPool2d(_Pool2d):
         for offset in reversed(range(kh * kw)):  # the first offset that holds the max, on ties
             np.copyto(winner, offset, where=hit[offset])
         self._argmax, self._x_shape = winner, x.shape
-        return out.reshape(n, c, h_out, w_out)
+        return self._unbatch(out.reshape(n, c, h_out, w_out))
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient for the input (N, C, H, W): each output's gradient lands on its maximum.
@@ -121,7 +135,7 @@ class MaxPool2d(_Pool2d):
         grad = np.bincount(flat.ravel(), weights=grad_output.ravel(),
                            minlength=n * c * padded_h * padded_w)
         grad = grad.reshape(n, c, padded_h, padded_w)  # (N, C, H + 2pH + mH, W + 2pW + mW)
-        return grad[:, :, ph:ph + h, pw:pw + w]
+        return self._unbatch(grad[:, :, ph:ph + h, pw:pw + w])
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -177,13 +191,13 @@ class AvgPool2d(_Pool2d):
         windows = im2col(counted, self.kernel_size, self.stride)  # (1, 1, kH, kW, H_out+, W_out+)
         return windows.sum(axis=(0, 1, 2, 3))[:h_out, :w_out]  # (H_out, W_out)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Average-pool ``x`` (N, C, H, W) into (N, C, H_out, W_out)."""
-        x = as_float_array(x, "x", ndim=4, shape_hint="(N, C, H, W)")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """Average-pool (N, C, H, W) or (C, H, W) ``input`` to (N, C, H_out, W_out) or (C, ...)."""
+        x = self._as_batch(input)
         cols = self._windows(x, 0.0)  # (N, C, kH, kW, H_out, W_out)
         self._divisor = self._window_divisor(x.shape)
         self._x_shape = x.shape
-        return cols.sum(axis=(2, 3)) / self._divisor  # (N, C, H_out, W_out)
+        return self._unbatch(cols.sum(axis=(2, 3)) / self._divisor)  # (N, C, H_out, W_out)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient for the input (N, C, H, W): each output's gradient spread over its window."""
@@ -196,7 +210,7 @@ class AvgPool2d(_Pool2d):
         grad_cols = np.broadcast_to(share, (n, c, kh, kw, h_out, w_out))
         grad = col2im(grad_cols, (n, c, h + mh, w + mw), self.kernel_size, self.stride,
                       self.padding, self.dilation)  # (N, C, H + mH, W + mW)
-        return grad[:, :, :h, :w]
+        return self._unbatch(grad[:, :, :h, :w])
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:

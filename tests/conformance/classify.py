@@ -160,6 +160,11 @@ def run_module_sample(half: str, info, sample, training: bool) -> tuple[str, str
         return CRASHED, f"weights do not copy: {type(error).__name__}: {error}"
     twin.train(training)
 
+    if "input" in f_kwargs:  # passed by name: check the name, then differentiate it as the rest
+        if "input" not in inspect.signature(cls.forward).parameters:
+            return REFUSED, f"{name}.forward has no argument named input"
+        f_args = (f_kwargs["input"], *f_args)
+        f_kwargs = {k: v for k, v in f_kwargs.items() if k != "input"}
     inputs = to_numpy(tuple(f_args))
     constants = {k: to_numpy(v) for k, v in f_kwargs.items()}
     if name.endswith("Loss"):  # the target is a constant: differentiate the input only

@@ -64,13 +64,13 @@ def test_bad_input_is_refused_like_torch():
 
 def test_bad_inputs():
     layer = Linear(4, 2)
-    with pytest.raises(ValueError, match=(r"x must have in_features = 4 along axis -1, got shape "
+    with pytest.raises(ValueError, match=(r"input must have in_features = 4 along axis -1, got shape "
                                           r"\(3, 5\)")):
         layer.forward(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match=(r"x must have at least 1 dimension \(\*, 4\), got a "
+    with pytest.raises(ValueError, match=(r"input must have at least 1 dimension \(\*, 4\), got a "
                                           r"scalar")):
         layer.forward(1.0)
-    with pytest.raises(TypeError, match="x must be a numeric array, got str"):
+    with pytest.raises(TypeError, match="input must be a numeric array, got str"):
         layer.forward("x")
     with pytest.raises(RuntimeError, match="Linear.backward was called before forward"):
         layer.backward(np.zeros((3, 2)))

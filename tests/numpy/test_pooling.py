@@ -156,13 +156,20 @@ def test_too_small_an_input_is_refused_like_torch(theirs):
     check_rejects(ours, theirs, np.zeros((1, 1, 2, 8)))
 
 
+@pytest.mark.parametrize("theirs", [torch.nn.MaxPool2d(3, 2, 1), torch.nn.AvgPool2d(2, 1),
+                                    torch.nn.MaxPool2d(2, ceil_mode=True)])
+def test_unbatched_input_matches_torch(theirs):
+    ours = (MaxPool2d if isinstance(theirs, torch.nn.MaxPool2d) else AvgPool2d).from_torch(theirs)
+    check_parity(ours, theirs, random_array((3, 7, 5), seed=2))
+
+
 @pytest.mark.parametrize("layer", [MaxPool2d, AvgPool2d])
 def test_bad_inputs_are_named(layer):
     pool = layer(3)
-    with pytest.raises(ValueError, match=r"x must have 4 dimensions \(N, C, H, W\), "
-                                         r"got shape \(2, 8, 8\)"):
-        pool.forward(np.zeros((2, 8, 8)))
-    with pytest.raises(ValueError, match=r"x is too small for the kernel along H: H \+ 2 \* "
+    with pytest.raises(ValueError, match=r"input must have 3 or 4 dimensions \(N, C, H, W\) or "
+                                         r"unbatched \(C, H, W\), got shape \(8, 8\)"):
+        pool.forward(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"input is too small for the kernel along H: H \+ 2 \* "
                                          r"padding must be at least the dilated kernel size 3, "
                                          r"got 2 \+ 2 \* 0 = 2"):
         pool.forward(np.zeros((1, 1, 2, 8)))
