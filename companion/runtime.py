@@ -13,8 +13,10 @@ The policy, :func:`decide`:
   quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``), divided among the
   ``COMPANION_WORKERS`` processes of one run that share them (pytest-xdist sets it);
 - torch's intra-op threads and the BLAS threads are half that budget, at least 1 and at most
-  4: one thread up to three CPUs, which covers Binder, Colab and a 2-core laptop; spare cores
-  are left to the neighbours, and past four threads these models do not speed up;
+  4: one thread up to three CPUs, which covers Binder, Colab and a 2-core laptop, and is what
+  measurements on two cores chose. Larger budgets were not measured; half of them leaves room
+  for the neighbours, and four caps threads whose share of a small product would cost less
+  than waking them;
 - torch's inter-op pool gets one thread: the course never runs two operators concurrently;
 - ``COMPANION_THREADS=n`` overrides the decision with ``n`` threads.
 
@@ -149,8 +151,8 @@ def apply() -> Threads:
         for variable in LIBRARY_VARIABLES:  # libraries loaded later, and child processes
             os.environ[variable] = str(_decision.blas)
         threadpool_limits(_decision.blas)  # BLAS and OpenMP libraries already loaded
-    if not _torch_configured and "torch" in sys.modules:
-        torch = sys.modules["torch"]
+    torch = sys.modules.get("torch")  # None where an import of torch is blocked
+    if not _torch_configured and torch is not None:
         torch.set_num_threads(_decision.intra_op)
         try:
             torch.set_num_interop_threads(_decision.inter_op)
