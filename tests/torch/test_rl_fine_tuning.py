@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from companion.torch.models.gpt import GPT, GPTConfig
-from companion.torch.rl import reinforce_loss
-from companion.torch.rlhf import CountingOracle
-from companion.torch.alignment import (char_entropy, distinct_fraction, dpo_finetune, rl_finetune,
-                                     sample_responses)
+from companion.torch.rl.fine_tuning import (char_entropy, distinct_fraction, dpo_finetune,
+                                            rl_finetune, sample_responses)
+from companion.torch.rl.policy_gradients import reinforce_loss
+from companion.torch.rl.reward_models import CountingOracle
 
 CONFIG = GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.0)
 PROMPT = torch.tensor([0])

@@ -1,7 +1,8 @@
-"""Aligning a language model with a reward or with preferences: PPO with a KL penalty, and DPO.
+"""Fine-tuning a language model with a reward or with preferences: PPO with a KL penalty, and DPO.
 
-The pieces (the rater, the reward model, the PPO and DPO losses) are in :mod:`companion.torch.rlhf`;
-this module runs them on a GPT.
+The pieces are in :mod:`companion.torch.rl.policy_gradients` (PPO's loss, the KL-shaped rewards),
+:mod:`companion.torch.rl.reward_models` (the rater) and :mod:`companion.torch.rl.dpo`; this module
+runs them on a GPT.
 
 A policy pi_theta (a :class:`companion.torch.models.gpt.GPT`) writes responses y = y_1..y_L of
 a fixed length L after a fixed prompt x; pi_ref is the frozen model it started from.
@@ -10,7 +11,8 @@ a fixed length L after a fixed prompt x; pi_ref is the frozen model it started f
 (2019). Each iteration samples a batch of B responses from the current policy, which becomes
 pi_old, and scores each with the shaped reward and its advantage::
 
-    R_i = r(y_i) - beta (log pi_old(y_i | x) - log pi_ref(y_i | x))
+    R_i = r(y_i) - beta (log pi_old(y_i | x) - log pi_ref(y_i | x))   (the per-token KL
+          penalties of :func:`~companion.torch.rl.policy_gradients.kl_penalised_rewards`, summed)
     A_i = R_i - mean_j R_j            (divided by std_j R_j if ``normalise``)
 
 then takes ``epochs`` Adam steps on the same batch, minimising the clipped surrogate over
@@ -42,7 +44,8 @@ import numpy as np
 import torch
 
 from companion.core.checks import as_rng, positive_int, real_number
-from companion.torch.rlhf import dpo_loss, kl_penalised_rewards, ppo_clip_loss
+from companion.torch.rl.dpo import dpo_loss
+from companion.torch.rl.policy_gradients import kl_penalised_rewards, ppo_clip_loss
 
 __all__ = ["sample_responses", "rl_finetune", "dpo_finetune", "char_entropy",
            "distinct_fraction"]
@@ -105,12 +108,13 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
         with torch.no_grad():
             old_token_logp = policy.token_log_probs(ids)[:, P - 1:]  # (B, L)
             old_logp = old_token_logp.sum(dim=1)  # (B,)
-            ref_logp = reference.sequence_log_prob(ids, prompt_length=P)  # (B,)
             reward = torch.as_tensor(reward_fn(ids[:, P:].cpu()), dtype=old_logp.dtype)
             if reward.shape != old_logp.shape:
                 raise ValueError(f"reward_fn must return ({len(ids)},) rewards, got shape "
                                  f"{tuple(reward.shape)}")
-            shaped = kl_penalised_rewards(reward.to(old_logp.device), old_logp, ref_logp, beta)
+            ref_token_logp = reference.token_log_probs(ids)[:, P - 1:]  # (B, L)
+            shaped = kl_penalised_rewards(reward.to(old_logp.device), old_token_logp,
+                                          ref_token_logp, beta).sum(dim=1)  # (B,)
             advantages = shaped - shaped.mean()  # (B,)
             if normalise:
                 advantages = advantages / (advantages.std() + 1e-8)
@@ -127,6 +131,7 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
             ratio = torch.exp(token_logp.detach() - old_token_logp)  # (B, L)
             clipped += ((ratio - 1).abs() > clip).float().mean().item() / epochs
         history["reward"].append(reward.mean().item())
+        ref_logp = ref_token_logp.sum(dim=1)  # (B,)
         history["kl"].append((old_logp - ref_logp).mean().item())
         history["ref_logp"].append(ref_logp.mean().item())
         history["clip_fraction"].append(clipped)
@@ -139,7 +144,7 @@ def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
     """Fine-tune ``policy`` in place with offline DPO on rater-labelled pairs from ``reference``.
 
     Draws ``pairs`` pairs (a_i, b_i) of responses from pi_ref once, asks the rater which of each
-    it prefers, then takes ``steps`` Adam steps on :func:`companion.torch.rlhf.dpo_loss` over
+    it prefers, then takes ``steps`` Adam steps on :func:`companion.torch.rl.dpo.dpo_loss` over
     random minibatches of that fixed data set. Sampling from pi_ref rather than from the policy
     is the original DPO recipe and makes the data independent of training: the rater is asked
     once, as people are when a preference data set is collected.
@@ -149,7 +154,7 @@ def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
         reference: the frozen GPT it started from.
         rater: an object with a ``compare(a, b, rng)`` method, or such a function: given
             (N, length) NumPy ids of two responses per pair and a NumPy generator, returns (N,)
-            bool, True where it prefers a_i (e.g. a :class:`companion.torch.rlhf.CountingOracle`).
+            bool, True where it prefers a_i (e.g. a :class:`companion.torch.rl.reward_models.CountingOracle`).
         prompt: (P,) ids conditioning every response.
         beta: DPO's beta > 0.
         pairs: N labelled pairs. steps: Adam steps. batch_size: pairs per step.

@@ -1,16 +1,8 @@
-"""Learning from preferences: a stand-in rater, a Bradley-Terry reward model, PPO and DPO losses.
+"""Reward models learned from preferences, and a programmatic rater standing in for people.
 
-Notation: x a prompt, y a response, pi_theta the policy being tuned, pi_ref the frozen model it
-started from, r(y) a reward, beta > 0 the strength of the KL penalty.
-
-- Bradley-Terry: P(y_a preferred to y_b) = sigmoid(r(y_a) - r(y_b)); a reward model r_phi is fit
-  by minimising -log sigmoid(r_phi(y_w) - r_phi(y_l)) over pairs (winner y_w, loser y_l).
-- KL-regularised objective: max_pi E_pi[r] - beta KL(pi || pi_ref) has the solution
-  pi*(y) = pi_ref(y) exp(r(y) / beta) / Z.
-- PPO (Schulman et al. 2017): with ratio rho = pi_theta(y) / pi_old(y) and advantage A, minimise
-  -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)).
-- DPO (Rafailov et al. 2023): with h(y) = beta (log pi_theta(y) - log pi_ref(y)), minimise
-  -log sigmoid(h(y_w) - h(y_l)); its minimiser over all policies is pi* above.
+Bradley-Terry: P(y_a preferred to y_b) = sigmoid(r(y_a) - r(y_b)); a reward model r_phi is fit
+by minimising -log sigmoid(r_phi(y_w) - r_phi(y_l)) over pairs (winner y_w, loser y_l). Only
+differences of rewards are identified: r_phi + c fits as well as r_phi.
 """
 
 from __future__ import annotations
@@ -20,11 +12,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from companion.core.checks import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int, real_number
+from companion.torch.rl._checks import same_shape_tensors
 
-__all__ = ["CountingOracle", "BagOfTokensReward", "bradley_terry_loss", "dpo_loss",
-           "ppo_clip_loss", "kl_penalised_rewards", "kl_regularised_optimum",
-           "train_reward_model", "pair_accuracy"]
+__all__ = ["CountingOracle", "BagOfTokensReward", "bradley_terry_loss", "train_reward_model",
+           "pair_accuracy"]
 
 
 class CountingOracle:
@@ -41,9 +33,8 @@ class CountingOracle:
 
     def __init__(self, targets, temperature: float = 1.0):
         self.targets = np.unique(np.asarray(targets, dtype=np.int64))
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = real_number(temperature, "temperature", low=0.0,
+                                       low_inclusive=False)
 
     def score(self, ids) -> np.ndarray:
         """(B, T) token ids -> (B,) float counts of target tokens."""
@@ -90,68 +81,8 @@ class BagOfTokensReward(nn.Module):
 
 def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
     """Mean of -log sigmoid(r_chosen - r_rejected) over pairs; both (N,)."""
-    if r_chosen.shape != r_rejected.shape:
-        raise ValueError(f"r_chosen and r_rejected must have the same shape, got "
-                         f"{tuple(r_chosen.shape)} and {tuple(r_rejected.shape)}")
+    same_shape_tensors(r_chosen=r_chosen, r_rejected=r_rejected)
     return -F.logsigmoid(r_chosen - r_rejected).mean()
-
-
-def dpo_loss(logp_chosen: torch.Tensor, logp_rejected: torch.Tensor,
-             ref_logp_chosen: torch.Tensor, ref_logp_rejected: torch.Tensor,
-             beta: float) -> torch.Tensor:
-    """Direct preference optimisation loss (Rafailov et al. 2023), averaged over N pairs.
-
-    -log sigmoid(beta [(log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))]).
-    Every argument is (N,) sequence log-probabilities; only the policy's carry gradients.
-    """
-    if beta <= 0:
-        raise ValueError(f"beta must be > 0, got {beta}")
-    margin = (logp_chosen - ref_logp_chosen) - (logp_rejected - ref_logp_rejected)  # (N,)
-    return -F.logsigmoid(beta * margin).mean()
-
-
-def ppo_clip_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor,
-                  clip: float = 0.2) -> torch.Tensor:
-    """PPO's clipped surrogate (Schulman et al. 2017), to be minimised.
-
-    -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) with rho = exp(logp_new - logp_old);
-    logp_old and the advantages A are constants. All arguments (N,).
-    """
-    if not 0 < clip < 1:
-        raise ValueError(f"clip must be in (0, 1), got {clip}")
-    ratio = torch.exp(logp_new - logp_old.detach())  # (N,)
-    advantages = advantages.detach()
-    unclipped = ratio * advantages
-    clipped = torch.clamp(ratio, 1 - clip, 1 + clip) * advantages
-    return -torch.minimum(unclipped, clipped).mean()
-
-
-def kl_penalised_rewards(rewards, logp, ref_logp, beta: float):
-    """r(y) - beta (log pi(y) - log pi_ref(y)): the reward with a per-sample KL penalty.
-
-    Its mean over y ~ pi estimates E_pi[r] - beta KL(pi || pi_ref). Arguments (N,).
-    """
-    return rewards - beta * (logp - ref_logp)
-
-
-def kl_regularised_optimum(ref_probs, rewards, beta: float) -> np.ndarray:
-    """pi*(y) = pi_ref(y) exp(r(y) / beta) / Z over an enumerable set of responses.
-
-    Args:
-        ref_probs: (M,) pi_ref over all M responses (sums to 1).
-        rewards: (M,) r(y). beta: > 0.
-
-    Returns:
-        (M,) pi*, computed in log space so that large r / beta does not overflow.
-    """
-    if beta <= 0:
-        raise ValueError(f"beta must be > 0, got {beta}")
-    ref_probs = np.asarray(ref_probs, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        logits = np.log(ref_probs) + np.asarray(rewards, dtype=np.float64) / beta
-    logits -= logits.max()
-    weights = np.exp(logits)
-    return weights / weights.sum()
 
 
 def train_reward_model(model: nn.Module, chosen: torch.Tensor, rejected: torch.Tensor,

@@ -1,13 +1,22 @@
-"""Policy gradients on a multi-armed bandit: REINFORCE with and without a baseline.
+"""Policy-gradient losses: REINFORCE (with a baseline), PPO's clipped ratio, the KL penalty.
 
-A softmax policy over K arms has logits theta (K,) and picks arm a with probability
+On a multi-armed bandit, a softmax policy over K arms has logits theta (K,) and picks arm a with probability
 pi(a) = softmax(theta)_a. REINFORCE (Williams 1992) estimates the gradient of the expected
 reward J(theta) = sum_a pi(a) mu_a from sampled arms and rewards:
 
     grad J = E[(r - b) grad log pi(a)],     grad_theta log pi(a) = onehot(a) - pi,
 
 which is unbiased for any baseline b that does not depend on the sampled arm; b = E[r] (here a
-running mean of past rewards) makes the estimate much less noisy.
+running mean of past rewards) makes the estimate much less noisy. With states, the same
+estimator weights each step's grad log pi(a_t | s_t) by an advantage (see
+:mod:`companion.torch.rl.returns` and :mod:`companion.torch.rl.actor_critic`).
+
+PPO (Schulman et al. 2017) reuses a batch sampled from pi_old for several steps; with the ratio
+rho = pi_theta(a) / pi_old(a) and advantage A it minimises
+-mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)), which takes away the incentive to move rho
+beyond 1 +- eps. For language models the reward is shaped with a per-token KL penalty to a frozen
+reference pi_ref (Ziegler et al. 2019): token t of a response earns
+-beta (log pi(y_t) - log pi_ref(y_t)), and the last token also earns the score r(y).
 """
 
 from __future__ import annotations
@@ -15,36 +24,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.core.checks import as_rng, positive_int
+from companion.core.checks import positive_int, real_number
+from companion.torch.rl._checks import same_shape_tensors
+from companion.torch.rl.environments import GaussianBandit
 
-__all__ = ["GaussianBandit", "reinforce_loss", "score_function_gradients", "train_reinforce"]
-
-
-class GaussianBandit:
-    """K arms; pulling arm a pays mu_a + sigma * N(0, 1).
-
-    Args:
-        means: (K,) expected reward of each arm.
-        noise: sigma, the standard deviation of the reward noise.
-    """
-
-    def __init__(self, means, noise: float = 1.0):
-        self.means = np.asarray(means, dtype=np.float64)
-        if self.means.ndim != 1 or len(self.means) < 2:
-            raise ValueError(f"means must be a 1-D array of at least 2 arms, got shape "
-                             f"{self.means.shape}")
-        if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}")
-        self.noise = float(noise)
-
-    @property
-    def n_arms(self) -> int:
-        return len(self.means)
-
-    def pull(self, actions, rng=None) -> np.ndarray:
-        """Rewards (N,) for the arms ``actions`` (N,) int, with noise drawn from ``rng``."""
-        actions = np.asarray(actions)
-        return self.means[actions] + self.noise * as_rng(rng).standard_normal(actions.shape)
+__all__ = ["reinforce_loss", "score_function_gradients", "train_reinforce", "ppo_clip_loss",
+           "kl_penalised_rewards"]
 
 
 def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
@@ -61,9 +46,7 @@ def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
     Returns:
         A scalar tensor.
     """
-    if log_probs.shape != rewards.shape:
-        raise ValueError(f"log_probs and rewards must have the same shape, got "
-                         f"{tuple(log_probs.shape)} and {tuple(rewards.shape)}")
+    same_shape_tensors(log_probs=log_probs, rewards=rewards)
     advantages = (rewards - baseline).detach()  # (N,)
     return -(advantages * log_probs).mean()
 
@@ -130,3 +113,46 @@ def train_reinforce(bandit: GaussianBandit, steps: int = 300, batch_size: int = 
     history["best_arm_prob"] = np.array(history["best_arm_prob"])
     history["logits"] = logits.detach().numpy().copy()
     return history
+
+
+def ppo_clip_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor,
+                  clip: float = 0.2) -> torch.Tensor:
+    """PPO's clipped surrogate (Schulman et al. 2017), to be minimised.
+
+    -mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) with rho = exp(logp_new - logp_old);
+    logp_old and the advantages A are constants. All arguments (N,) (or any one shape).
+    """
+    same_shape_tensors(logp_new=logp_new, logp_old=logp_old, advantages=advantages)
+    clip = real_number(clip, "clip", low=0.0, high=1.0, low_inclusive=False,
+                       high_inclusive=False)
+    ratio = torch.exp(logp_new - logp_old.detach())  # (N,)
+    advantages = advantages.detach()
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1 - clip, 1 + clip) * advantages
+    return -torch.minimum(unclipped, clipped).mean()
+
+
+def kl_penalised_rewards(rewards: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor,
+                         beta: float) -> torch.Tensor:
+    """Per-token rewards: -beta (log pi(y_t) - log pi_ref(y_t)), plus r(y) on the last token.
+
+    Their sum over a response y ~ pi has mean E_pi[r] - beta KL(pi || pi_ref).
+
+    Args:
+        rewards: (B,) the score r(y) of each response.
+        logp, ref_logp: (B, T) log-probabilities of the response tokens under pi and pi_ref.
+        beta: the KL coefficient >= 0.
+
+    Returns:
+        (B, T) rewards, without gradient.
+    """
+    shape = same_shape_tensors(logp=logp, ref_logp=ref_logp)
+    if len(shape) != 2:
+        raise ValueError(f"logp must be (B, T), got shape {shape}")
+    B = shape[0]
+    if same_shape_tensors(rewards=rewards) != (B,):
+        raise ValueError(f"rewards must be (B,) = ({B},), got {tuple(rewards.shape)}")
+    beta = real_number(beta, "beta", low=0.0)
+    shaped = -beta * (logp - ref_logp).detach()  # (B, T)
+    shaped[:, -1] += rewards.detach().to(shaped.dtype)
+    return shaped
