@@ -125,6 +125,12 @@ def test_policy_leaves_torch_unimported():
     assert run_fresh(code, **{THREADS_VARIABLE: "3"}) == {"torch": False, "blas": 3}
 
 
+def test_policy_works_where_torch_is_blocked():
+    code = ("import json, sys\nsys.modules['torch'] = None  # `import torch` raises ImportError\n"
+            "import companion.runtime as r\nprint(json.dumps({'blas': r.apply().blas}))")
+    assert run_fresh(code, **{THREADS_VARIABLE: "2"}) == {"blas": 2}
+
+
 def test_bad_override_fails_the_import_with_the_variable_named():
     result = subprocess.run([sys.executable, "-c", "import companion"], capture_output=True,
                             text=True, env={**os.environ, THREADS_VARIABLE: "many"})
