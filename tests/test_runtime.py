@@ -119,6 +119,13 @@ def test_importing_the_package_applies_the_policy(imports):
     assert report == {"intra": 2, "inter": 1, "blas": [2], "omp": "2"}
 
 
+def test_an_inter_op_pool_set_already_is_kept():
+    # torch allows one call, before parallel work: a second one raises, and the import must not
+    code = "import torch\ntorch.set_num_interop_threads(3)\nimport companion" + REPORT
+    assert run_fresh(code, **{THREADS_VARIABLE: "1"}) == {"intra": 1, "inter": 3, "blas": [1],
+                                                          "omp": "1"}
+
+
 def test_policy_leaves_torch_unimported():
     code = ("import json, sys, numpy, companion.numpy, companion.runtime as r\n"
             "print(json.dumps({'torch': 'torch' in sys.modules, 'blas': r.apply().blas}))")
