@@ -98,7 +98,7 @@ def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"),
         elif "cpu" in controllers.split(","):  # version 1: a tree per controller
             mount = root / controllers if (root / controllers).is_dir() else root / "cpu"
             for folder in _cgroup_dirs(mount, path):
-                quota, period = (_read(folder / f"cpu.cfs_{name}_us") for name in ("quota", "period"))
+                quota, period = (_read(folder / f"cpu.cfs_{n}_us") for n in ("quota", "period"))
                 if quota and period and int(quota) > 0:
                     quotas.append(int(quota) / int(period))
     return min(quotas, default=None)

@@ -90,7 +90,8 @@ def test_override_wins_over_the_budget():
 @pytest.mark.parametrize("variable", [THREADS_VARIABLE, WORKERS_VARIABLE])
 @pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
 def test_bad_values_name_the_variable(variable, value):
-    with pytest.raises(ValueError, match=f"{variable} must be a positive whole number, got '{value}'"):
+    message = f"{variable} must be a positive whole number, got '{value}'"
+    with pytest.raises(ValueError, match=message):
         decide(2, {variable: value})
 
 
