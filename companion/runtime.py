@@ -4,8 +4,9 @@ torch and OpenBLAS size their thread pools from the cores they can *see*, not fr
 the process may really use. Under a cgroup quota (Binder, containers, CI), an affinity mask, or
 beside busy neighbours, those threads then wait on each other: a parallel region ends only when
 its slowest thread has been scheduled. The course's models are tiny (matrices of tens to a few
-hundred rows), so a second thread gains little even on an idle machine and costs several-fold
-on a busy one (``python -m benchmarks.threads`` measures it; the README gives the figures).
+hundred rows): on two cores a second thread gained at most 1.75 times when the machine was
+idle, and cost 17 to 50 times when it was busy (``python -m benchmarks.threads`` measures it;
+the README gives the figures).
 
 The policy, :func:`decide`:
 
