@@ -14,9 +14,10 @@ What counts as prose, and what as a number:
   ``eval-rst`` blocks; display maths ``$$ ... $$`` and inline maths ``$...$``; every role
   (``{glue:text}`...```, ``{cite}`...```, ``{numref}`...```); inline code; link and image targets
   (the link text stays prose); bare URLs; HTML comments; MyST targets ``(label)=``.
-- A number is a run of digits, with decimal points and thousands commas inside it, and with any
-  Unicode superscript exponent (``10⁻³``) that follows. It is written as it appears, so ``1,797``
-  and ``0.5`` are allow-listed as written.
+- A number is a run of digits, with decimal points and thousands commas inside it, a product
+  such as ``3x3`` or ``3×3`` as one number, and any Unicode superscript exponent (``10⁻³``) that
+  follows. It is allow-listed as written: ``1,797``, ``0.5``, ``3×3``. A number joined to a word
+  by a hyphen counts (the ``4`` of "a 4-gram" is a setting, not part of a name).
 - Not numbers: digits inside a word or name (``float64``, ``GPT-2``, ``x1``, ``ReLU6``), digits
   followed by a letter (``2D``, ``1st``), the dimension names ``1-D``/``2-D``/``3-D``, the marker of
   an ordered-list item (``1.`` at the start of a line), and a four-digit year right after a
@@ -83,11 +84,10 @@ def prose_lines(text: str) -> list[tuple[int, str]]:
     # Inline maths, roles and code may run over a line break: blank them out in the joined text.
     joined = "\n".join(line for _, line in out)
     for pattern in INLINE_SKIPS:
-        joined = pattern.sub(
-            lambda m: (m.group(1) if pattern is LINK else " ") + "\n" * m.group().count("\n"), joined
-        )
-    out = [(number, LIST_MARKER.sub(" ", line)) for (number, _), line in zip(out, joined.split("\n"))]
-    return out
+        keep = (lambda m: m.group(1)) if pattern is LINK else (lambda m: " ")
+        joined = pattern.sub(lambda m: keep(m) + "\n" * m.group().count("\n"), joined)
+    lines = joined.split("\n")
+    return [(number, LIST_MARKER.sub(" ", line)) for (number, _), line in zip(out, lines)]
 
 
 def numbers_in(line: str) -> list[str]:
