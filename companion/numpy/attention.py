@@ -82,6 +82,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, *, is_causal
     if value.shape[-2] != key.shape[-2]:
         raise ValueError(f"value must have S = {key.shape[-2]} positions like key, "
                          f"got shape {value.shape}")
+    if not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"is_causal must be True or False, got {type(is_causal).__name__} "
+                        f"{is_causal!r}")
     if is_causal and attn_mask is not None:
         raise ValueError("give either attn_mask or is_causal=True, not both (as torch)")
     L, S = query.shape[-2], key.shape[-2]

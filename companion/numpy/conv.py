@@ -13,7 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from companion.core.checks import as_float_array, as_grad_output, as_rng, check_size, pair
-from companion.core.checks import positive_int
+from companion.core.checks import positive_int, real_number
 from companion.core.shapes import Pair, output_size_2d
 from companion.numpy.module import Module
 
@@ -32,6 +32,9 @@ def im2col(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pai
         A read-only view of shape (N, C, kH, kW, H_out, W_out). Reshaped (with a copy) to
         (N, C * kH * kW, H_out * W_out) it is torch's ``nn.functional.unfold``.
     """
+    x = as_float_array(x, "x", ndim=4, shape_hint="(N, C, H, W)")
+    kernel_size, stride, padding, dilation = window_config(kernel_size, stride, padding, dilation)
+    pad_value = real_number(pad_value, "pad_value")
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
     output_size_2d(x.shape, kernel_size, stride, padding, dilation)
     if ph or pw:
@@ -62,9 +65,16 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kernel_size: Pa
     Returns:
         The image gradient, shape (N, C, H, W).
     """
-    n, c, h, w = x_shape
+    kernel_size, stride, padding, dilation = window_config(kernel_size, stride, padding, dilation)
+    if not isinstance(x_shape, (tuple, list)) or len(x_shape) != 4:
+        raise ValueError(f"x_shape must be a shape (N, C, H, W), got {x_shape!r}")
+    n, c, h, w = (positive_int(size, "x_shape", allow_zero=True) for size in x_shape)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    h_out, w_out = cols.shape[-2:]
+    h_out, w_out = output_size_2d(x_shape, kernel_size, stride, padding, dilation, name="x_shape")
+    cols = as_float_array(cols, "cols")
+    if cols.shape != (n, c, kh, kw, h_out, w_out):
+        raise ValueError(f"cols must have shape (N, C, kH, kW, H_out, W_out) = "
+                         f"{(n, c, kh, kw, h_out, w_out)}, got {cols.shape}")
     padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw))  # (N, C, H + 2pH, W + 2pW)
     for i in range(kh):
         for j in range(kw):

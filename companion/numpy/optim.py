@@ -16,6 +16,13 @@ import numpy as np
 from companion.core.checks import real_number
 
 
+def flag(value, name: str) -> bool:
+    """``value`` as a bool, refusing anything but True or False (a string would be truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 class Optimizer:
     """Base class: holds the parameters, the learning rate and the step count t."""
 
@@ -23,6 +30,9 @@ class Optimizer:
         if isinstance(params, dict):
             raise TypeError("params must be a list of arrays such as model.parameters(), "
                             "got a dict (pass list(model.params.values()) or model.parameters())")
+        if not isinstance(params, (list, tuple)) and not hasattr(params, "__next__"):
+            raise TypeError(f"params must be a list of arrays such as model.parameters(), "
+                            f"got {type(params).__name__}")
         self.params = list(params)
         if not self.params:
             raise ValueError("params must hold at least one array, got an empty list")
@@ -32,10 +42,7 @@ class Optimizer:
                 raise TypeError(f"params[{i}] must be a float numpy array (it is updated in "
                                 f"place), got {type(param).__name__}{dtype}")
         self.lr = lr
-        if not isinstance(maximize, (bool, np.bool_)):
-            raise TypeError(f"maximize must be True or False, got {type(maximize).__name__} "
-                            f"{maximize!r}")
-        self.maximize = bool(maximize)
+        self.maximize = flag(maximize, "maximize")
         self.t = 0  # number of steps taken
 
     @property
@@ -88,7 +95,7 @@ class SGD(Optimizer):
         self.momentum = real_number(momentum, "momentum", low=0.0)
         self.dampening = real_number(dampening, "dampening")
         self.weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = flag(nesterov, "nesterov")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(f"nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={momentum} and dampening={dampening}")
@@ -123,7 +130,7 @@ class RMSprop(Optimizer):
         self.eps = real_number(eps, "eps", low=0.0)
         self.weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
         self.momentum = real_number(momentum, "momentum", low=0.0)
-        self.centered = bool(centered)
+        self.centered = flag(centered, "centered")
         self.square_avg = [np.zeros_like(p, dtype=np.float64) for p in self.params]
         self.grad_avg = [np.zeros_like(p, dtype=np.float64) for p in self.params]
         self.buffers = [np.zeros_like(p, dtype=np.float64) for p in self.params]
@@ -166,7 +173,7 @@ class Adam(Optimizer):
                       real_number(betas[1], "betas[1]", 0.0, 1.0, high_inclusive=False))
         self.eps = real_number(eps, "eps", low=0.0)
         self.weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = flag(amsgrad, "amsgrad")
         self.exp_avg = [np.zeros_like(p, dtype=np.float64) for p in self.params]
         self.exp_avg_sq = [np.zeros_like(p, dtype=np.float64) for p in self.params]
         self.max_exp_avg_sq = [np.zeros_like(p, dtype=np.float64) for p in self.params]

@@ -15,6 +15,8 @@ from torch import nn
 
 from companion.core.checks import integer, normalize_dim
 
+from ._inputs import tensor_input
+
 __all__ = ["relu", "sigmoid", "log_sigmoid", "tanh", "gelu", "softmax", "log_softmax",
            "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
@@ -90,6 +92,7 @@ class ReLU(nn.Module):
         self.inplace = inplace
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         out = relu(input)
         if self.inplace:
             return input.copy_(out)
@@ -103,6 +106,7 @@ class Sigmoid(nn.Module):
     """Sigmoid(x) = 1 / (1 + exp(-x)), stable for large ``|x|``. Input and output: ``(*)``."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         return sigmoid(input)
 
 
@@ -110,6 +114,7 @@ class Tanh(nn.Module):
     """Tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), stable for large ``|x|``. Shapes: ``(*)``."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         return tanh(input)
 
 
@@ -123,6 +128,7 @@ class GELU(nn.Module):
         self.approximate = approximate
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         return gelu(input, self.approximate)
 
     def extra_repr(self) -> str:
@@ -137,6 +143,7 @@ class Softmax(nn.Module):
         self.dim = integer(dim, "Softmax dim")   # torch's implicit dim=None is deprecated
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         return softmax(input, normalize_dim(self.dim, input.dim(), "Softmax dim"))
 
     def extra_repr(self) -> str:
@@ -151,6 +158,7 @@ class LogSoftmax(nn.Module):
         self.dim = integer(dim, "LogSoftmax dim")   # torch's implicit dim=None is deprecated
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         return log_softmax(input, normalize_dim(self.dim, input.dim(), "LogSoftmax dim"))
 
     def extra_repr(self) -> str:

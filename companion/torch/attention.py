@@ -16,6 +16,7 @@ from torch import nn
 
 from companion.core.checks import positive_int, real_number
 
+from ._inputs import flag, tensor_input
 from .dropout import dropout
 from .linear import Linear
 
@@ -86,6 +87,14 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
     Returns:
         (N, ..., L, E_v). A query with no admissible key gets zeros.
     """
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        tensor_input(tensor, name)
+    if attn_mask is not None:
+        tensor_input(attn_mask, "attn_mask", floating=False)
+    flag(is_causal, "is_causal")
+    flag(enable_gqa, "enable_gqa")
+    if scale is not None:
+        scale = real_number(scale, "scale")
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise ValueError(f"query, key and value need at least 2 dimensions (..., L, E), got shapes "
                          f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
@@ -219,6 +228,8 @@ class MultiheadAttention(nn.Module):
             ``(attn_output, attn_weights)``: attn_output like query with E features;
             attn_weights (N, L, S) averaged, (N, H, L, S) per head, without N if unbatched.
         """
+        for name, tensor in (("query", query), ("key", key), ("value", value)):
+            tensor_input(tensor, name)
         batched = self._check_inputs(query, key, value)
         if is_causal and attn_mask is None:
             raise ValueError("is_causal=True needs attn_mask (the causal mask) as well, "

@@ -11,6 +11,8 @@ from torch import nn
 from companion.core.checks import pair, positive_int
 from companion.core.shapes import output_size_2d
 
+from ._inputs import tensor_input
+
 __all__ = ["Conv2d"]
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
@@ -19,6 +21,7 @@ _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate
 
 def check_image(input: torch.Tensor, channels: int | None, name: str = "input") -> bool:
     """Check an (N, C, H, W) or unbatched (C, H, W) image batch; return whether it is batched."""
+    tensor_input(input, name)
     if input.dim() not in (3, 4):
         raise ValueError(f"{name} must have 3 or 4 dimensions (N, C, H, W), "
                          f"got shape {tuple(input.shape)}")
@@ -64,7 +67,7 @@ class Conv2d(nn.Module):
             self.padding = padding
         else:
             self.padding = pair(padding, "padding", allow_zero=True)
-        if padding_mode not in _PAD_MODES:
+        if not isinstance(padding_mode, str) or padding_mode not in _PAD_MODES:
             raise ValueError(f"padding_mode must be one of {tuple(_PAD_MODES)}, "
                              f"got {padding_mode!r}")
         self.padding_mode = padding_mode

@@ -7,6 +7,8 @@ from torch import nn
 
 from companion.core.checks import real_number
 
+from ._inputs import flag, tensor_input
+
 __all__ = ["Dropout", "dropout"]
 
 
@@ -31,9 +33,10 @@ class Dropout(nn.Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = real_number(p, "p", 0.0, 1.0)
-        self.inplace = inplace
+        self.inplace = flag(inplace, "inplace")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         out = dropout(input, self.p, self.training)
         return input.copy_(out) if self.inplace and out is not input else out
 

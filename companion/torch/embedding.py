@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import integer, positive_int
+
+from ._inputs import tensor_input
 
 __all__ = ["Embedding"]
 
@@ -30,6 +32,7 @@ class Embedding(nn.Module):
         self.num_embeddings = positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim")
         if padding_idx is not None:
+            padding_idx = integer(padding_idx, "padding_idx")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx must lie in [-{num_embeddings}, {num_embeddings}), "
                                  f"got {padding_idx}")
@@ -56,6 +59,7 @@ class Embedding(nn.Module):
                 self.weight[self.padding_idx].zero_()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input", floating=False)
         if input.is_floating_point() or input.is_complex() or input.dtype == torch.bool:
             raise TypeError(f"input must hold integer indices, got dtype {input.dtype}")
         if input.numel() and (input.min() < 0 or input.max() >= self.num_embeddings):

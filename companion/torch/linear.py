@@ -10,6 +10,8 @@ from torch import nn
 from companion.core.checks import integer, positive_int
 from companion.core.shapes import flattened_shape
 
+from ._inputs import tensor_input
+
 __all__ = ["Linear", "Flatten"]
 
 
@@ -44,6 +46,7 @@ class Linear(nn.Module):
                 self.bias.uniform_(-bound, bound)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         if input.dim() == 0 or input.shape[-1] != self.in_features:
             raise ValueError(f"input must have shape (*, in_features={self.in_features}), "
                              f"got {tuple(input.shape)}")
@@ -67,6 +70,7 @@ class Flatten(nn.Module):
         self.end_dim = integer(end_dim, "end_dim")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input", floating=False)
         # (*shape[:start], prod(shape[start:end + 1]), *shape[end + 1:])
         return input.reshape(flattened_shape(input.shape, self.start_dim, self.end_dim))
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from companion.core.checks import real_number
+
+from ._inputs import tensor_input
 from .activations import log_sigmoid, log_softmax
 
 __all__ = ["MSELoss", "NLLLoss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
@@ -51,6 +54,8 @@ class MSELoss(nn.Module):
         self.reduction = _check_reduction(reduction, size_average, reduce)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
+        tensor_input(target, "target", floating=False)
         _check_same_shape(input, target)
         return _reduce((input - target) ** 2, self.reduction)
 
@@ -123,6 +128,8 @@ class NLLLoss(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
+        tensor_input(target, "target", floating=False)
         unbatched = input.dim() == 1
         input, target = _class_input(input, target, probabilities=False)
         loss = _nll(input, target, self.weight, self.ignore_index, self.reduction)
@@ -149,13 +156,13 @@ class CrossEntropyLoss(nn.Module):
                  label_smoothing: float = 0.0):
         super().__init__()
         self.reduction = _check_reduction(reduction, size_average, reduce)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+        self.label_smoothing = real_number(label_smoothing, "label_smoothing", 0.0, 1.0)
         self.register_buffer("weight", weight)
         self.ignore_index = ignore_index
-        self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
+        tensor_input(target, "target", floating=False)
         probabilities = target.is_floating_point()
         unbatched = input.dim() == 1
         input, target = _class_input(input, target, probabilities)
@@ -200,6 +207,8 @@ class BCEWithLogitsLoss(nn.Module):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
+        tensor_input(target, "target")
         _check_same_shape(input, target)
         log_p = log_sigmoid(input)                                           # log sigma(x)
         positive = target * log_p if self.pos_weight is None else self.pos_weight * target * log_p

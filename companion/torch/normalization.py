@@ -7,7 +7,9 @@ import numbers
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import positive_int, real_number
+
+from ._inputs import tensor_input
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
@@ -32,10 +34,9 @@ class _BatchNorm(nn.Module):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.num_features = positive_int(num_features, "num_features")
-        if eps <= 0:
-            raise ValueError(f"eps must be positive, got {eps}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must lie in [0, 1] or be None, got {momentum}")
+        real_number(eps, "eps", low=0.0, low_inclusive=False)
+        if momentum is not None:
+            real_number(momentum, "momentum", 0.0, 1.0)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -70,6 +71,7 @@ class _BatchNorm(nn.Module):
                 self.bias.zero_()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         if input.dim() not in self._allowed_dims or input.shape[1] != self.num_features:
             raise ValueError(f"input must have shape {self._shape_hint} with C = "
                              f"{self.num_features}, got {tuple(input.shape)}")
@@ -132,9 +134,11 @@ class LayerNorm(nn.Module):
         factory = {"device": device, "dtype": dtype}
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (normalized_shape,)
+        if not isinstance(normalized_shape, (tuple, list, torch.Size)):
+            raise TypeError(f"normalized_shape must be an int or a tuple of ints, got "
+                            f"{type(normalized_shape).__name__} {normalized_shape!r}")
         self.normalized_shape = tuple(positive_int(s, "normalized_shape") for s in normalized_shape)
-        if eps <= 0:
-            raise ValueError(f"eps must be positive, got {eps}")
+        real_number(eps, "eps", low=0.0, low_inclusive=False)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = nn.Parameter(torch.empty(self.normalized_shape, **factory))
@@ -156,6 +160,7 @@ class LayerNorm(nn.Module):
                 self.bias.zero_()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        tensor_input(input, "input")
         k = len(self.normalized_shape)
         if tuple(input.shape[input.dim() - k:]) != self.normalized_shape or input.dim() < k:
             trailing = ", ".join(map(str, self.normalized_shape))

@@ -16,6 +16,7 @@ from torch import nn
 
 from companion.core.checks import positive_int, real_number
 
+from ._inputs import flag, tensor_input
 from .activations import relu, sigmoid, tanh
 from .dropout import dropout
 
@@ -40,7 +41,8 @@ class _RecurrentBase(nn.Module):
         h_size = proj_size or hidden_size                                  # features of h_t
         self.num_layers = positive_int(num_layers, "num_layers")
         self.dropout = real_number(dropout, "dropout", 0.0, 1.0)
-        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.bias, self.batch_first = flag(bias, "bias"), flag(batch_first, "batch_first")
+        self.bidirectional = flag(bidirectional, "bidirectional")
         self.num_directions = 2 if bidirectional else 1
         factory = {"device": device, "dtype": dtype}
         gate_rows = self.num_gates * hidden_size
@@ -88,6 +90,10 @@ class _RecurrentBase(nn.Module):
 
     def _run(self, input: torch.Tensor, h0, c0, record_gates: bool = False):
         """Shared forward. Returns output, h_n, c_n (or None) and the gates (or None)."""
+        tensor_input(input, "input")
+        for name, state in (("h_0", h0), ("c_0", c0)):
+            if state is not None:
+                tensor_input(state, name)
         if input.dim() not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(f"input must have shape (L, N, H_in) ((N, L, H_in) if batch_first) "
                              f"or (L, H_in) with H_in = {self.input_size}, "

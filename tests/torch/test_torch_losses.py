@@ -111,5 +111,5 @@ def test_losses_reject_bad_arguments():
         CrossEntropyLoss()(torch.zeros(2, 3), torch.tensor([0, 3]))
     with pytest.raises(TypeError, match="integer class indices"):
         NLLLoss()(torch.zeros(2, 3), torch.zeros(2))
-    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0.0, 1.0\]"):
         CrossEntropyLoss(label_smoothing=1.5)

@@ -1,0 +1,26 @@
+"""Type checks at the entry of every ``companion.torch`` layer, so a wrong argument fails early.
+
+Without them a string or an integer tensor reaches torch and fails deep inside it (``'str' object
+has no attribute 'dim'``, ``"im2col_out_cpu" not implemented for 'Long'``); with them the error
+names the argument, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def tensor_input(value, name: str, floating: bool = True) -> torch.Tensor:
+    """``value`` itself if it is a tensor (of a floating-point dtype, unless ``floating=False``)."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must hold floating-point values, got dtype {value.dtype}")
+    return value
+
+
+def flag(value, name: str) -> bool:
+    """``value`` as a bool, refusing anything but True or False (a string would be truthy)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value

@@ -1,0 +1,38 @@
+"""Wrong types, ranks, sizes and out-of-range values across the public API (see ``walker.py``).
+
+Every probe must end in a ``ValueError``/``TypeError`` that names the argument (or another
+argument of the same call it does not fit with), or in acceptance where torch.nn accepts too;
+never in an error from deep inside NumPy or torch.
+"""
+
+import pytest
+
+import companion.numpy as cnp
+from tests.bad_input import walker
+
+PROBES = walker.all_probes()
+
+
+@pytest.mark.parametrize("target", sorted({probe.target for probe in PROBES}))
+def test_bad_arguments_are_refused_by_name(target):
+    failed = [f"{p.argument} <- {p.bad}: {p.detail}" for p in PROBES
+              if p.target == target and not p.ok]
+    assert not failed, "\n".join(failed)
+
+
+def test_every_public_layer_and_listed_function_is_probed():
+    targets = {probe.target.split("(")[0].removesuffix(".forward") for probe in PROBES}
+    layers = {name for name in cnp.__all__ if isinstance(getattr(cnp, name), type)
+              and issubclass(getattr(cnp, name), cnp.Module) and name not in ("Module",
+                                                                             "Sequential")}
+    assert {f"companion.numpy.{name}" for name in layers} - targets == set()
+    assert len(PROBES) > 1000
+
+
+def test_the_walker_catches_an_opaque_crash(monkeypatch):
+    def opaque(self, x):
+        return x.shape[5]  # AttributeError or IndexError, naming nothing
+
+    monkeypatch.setattr(cnp.Tanh, "forward", opaque)
+    probes = [p for p in walker.layer_probes() if p.target == "companion.numpy.Tanh.forward"]
+    assert probes and not any(p.ok for p in probes if p.bad == "a string")
