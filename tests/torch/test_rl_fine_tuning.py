@@ -131,3 +131,16 @@ def test_dpo_finetune_rejects_bad_arguments():
     with pytest.raises(ValueError, match="rater must return"):
         dpo_finetune(copy.deepcopy(ref), ref, lambda a, b, rng: np.ones(3, bool), PROMPT, 0.1,
                      pairs=5, length=4)
+
+
+def test_supervised_finetune_raises_the_demonstrations_likelihood():
+    from companion.torch.rl.fine_tuning import supervised_finetune
+    model = tiny_gpt()
+    demos = torch.tensor([[3, 3, 1, 3]] * 8 + [[3, 2, 3, 3]] * 8)
+    before = model.sequence_log_prob(torch.cat([PROMPT.expand(16, 1), demos], 1)).mean().item()
+    losses = supervised_finetune(model, PROMPT, demos, steps=60, batch_size=8, lr=3e-2)
+    after = model.sequence_log_prob(torch.cat([PROMPT.expand(16, 1), demos], 1)).mean().item()
+    assert after > before + 2.0 and losses[-1] < losses[0] - 0.5
+    assert mean_threes(model) > mean_threes(tiny_gpt()) + 1.0
+    with pytest.raises(ValueError, match="responses"):
+        supervised_finetune(model, PROMPT, torch.zeros(0, 4, dtype=torch.long))

@@ -47,7 +47,7 @@ from companion.core.checks import as_rng, positive_int, real_number
 from companion.torch.rl.dpo import dpo_loss
 from companion.torch.rl.policy_gradients import kl_penalised_rewards, ppo_clip_loss
 
-__all__ = ["sample_responses", "rl_finetune", "dpo_finetune", "char_entropy",
+__all__ = ["sample_responses", "supervised_finetune", "rl_finetune", "dpo_finetune", "char_entropy",
            "distinct_fraction"]
 
 
@@ -63,6 +63,42 @@ def sample_responses(model, prompt: torch.Tensor, n: int, length: int,
     """n responses of ``length`` tokens after ``prompt`` (P,): returns (n, P + length) ids."""
     idx = _check_prompt(prompt).reshape(1, -1).expand(positive_int(n, "n"), -1)  # (n, P)
     return model.generate(idx, positive_int(length, "length"), generator=generator)
+
+
+def supervised_finetune(model, prompt: torch.Tensor, responses: torch.Tensor, steps: int = 100,
+                        batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> list[float]:
+    """Supervised fine-tuning (SFT): raise log p(demonstration | prompt) with Adam, in place.
+
+    Minimises -mean_{i,t} log p(y_it | x, y_i<t) over random minibatches of the demonstrations
+    (only the response tokens are scored; gradients clipped to norm 1). Dropout is off.
+
+    Args:
+        model: a GPT. prompt: (P,) ids. responses: (N, L) demonstration ids.
+        steps: Adam steps. batch_size: demonstrations per step. lr: Adam's learning rate.
+        seed: seeds the minibatches.
+
+    Returns:
+        The loss (nats per response token) of every step.
+    """
+    P = _check_prompt(prompt).numel()
+    if not isinstance(responses, torch.Tensor) or responses.dim() != 2 or len(responses) == 0:
+        shape = tuple(responses.shape) if isinstance(responses, torch.Tensor) else None
+        raise ValueError(f"responses must be a non-empty (N, L) tensor of ids, got {shape}")
+    ids = torch.cat([prompt.expand(len(responses), P), responses], dim=1)  # (N, P + L)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.eval()
+    losses = []
+    for _ in range(positive_int(steps, "steps")):
+        pick = torch.randint(len(ids), (min(positive_int(batch_size, "batch_size"), len(ids)),),
+                             generator=generator)
+        loss = -model.token_log_probs(ids[pick.to(ids.device)])[:, P - 1:].mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,

@@ -7,6 +7,8 @@ differences of rewards are identified: r_phi + c fits as well as r_phi.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -15,8 +17,8 @@ from torch.nn import functional as F
 from companion.core.checks import as_rng, positive_int, real_number
 from companion.torch.rl._checks import same_shape_tensors
 
-__all__ = ["CountingOracle", "BagOfTokensReward", "bradley_terry_loss", "train_reward_model",
-           "pair_accuracy"]
+__all__ = ["CountingOracle", "BagOfTokensReward", "TransformerReward", "bradley_terry_loss",
+           "train_reward_model", "pair_accuracy"]
 
 
 class CountingOracle:
@@ -79,6 +81,39 @@ class BagOfTokensReward(nn.Module):
         return self.weight[ids].sum(dim=1) + self.bias  # (B, T) -> (B,)
 
 
+class TransformerReward(nn.Module):
+    """A reward model made from a language model: its body, with a scalar head for the vocabulary.
+
+    A deep copy of ``lm`` (a :class:`companion.torch.models.gpt.GPT`, or any
+    :class:`~companion.torch.models.transformer.TransformerLM`) keeps its embeddings, blocks and
+    final norm, and its head ``(V, C)`` is replaced by ``head`` ``Linear(C, 1)`` (weight
+    N(0, 0.02^2), bias 0). The model reads the whole sequence causally, so the score at the last
+    position depends on every token; that score is the reward r(y) (as in Ziegler et al. 2019 and
+    Ouyang et al. 2022).
+
+    ``forward(ids)``: (B, T) ids -> (B,) rewards. :meth:`scores`: (B, T) -> (B, T), the scalar at
+    every position (used as a value function V(s_t) when the model is a critic).
+    """
+
+    def __init__(self, lm: nn.Module):
+        super().__init__()
+        if not all(hasattr(lm, name) for name in ("logits", "head", "ln_f")):
+            raise TypeError(f"lm must be a transformer language model with logits, head and "
+                            f"ln_f, got {type(lm).__name__}")
+        self.body = copy.deepcopy(lm)
+        width = self.body.head.weight.shape[1]
+        self.body.head = nn.Linear(width, 1).to(self.body.head.weight.device)
+        with torch.no_grad():
+            self.body.head.weight.normal_(0.0, 0.02)
+            self.body.head.bias.zero_()
+
+    def scores(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.body.logits(ids)[..., 0]  # (B, T, 1) -> (B, T)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.scores(ids)[:, -1]  # (B,)
+
+
 def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
     """Mean of -log sigmoid(r_chosen - r_rejected) over pairs; both (N,)."""
     same_shape_tensors(r_chosen=r_chosen, r_rejected=r_rejected)
@@ -97,9 +132,9 @@ def train_reward_model(model: nn.Module, chosen: torch.Tensor, rejected: torch.T
     Returns:
         The loss of every step.
     """
-    if chosen.shape != rejected.shape:
-        raise ValueError(f"chosen and rejected must have the same shape, got "
-                         f"{tuple(chosen.shape)} and {tuple(rejected.shape)}")
+    if chosen.shape != rejected.shape or len(chosen) == 0:
+        raise ValueError(f"chosen and rejected must be non-empty and of the same shape (N, T), "
+                         f"got {tuple(chosen.shape)} and {tuple(rejected.shape)}")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
