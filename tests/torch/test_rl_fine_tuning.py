@@ -144,3 +144,20 @@ def test_supervised_finetune_raises_the_demonstrations_likelihood():
     assert mean_threes(model) > mean_threes(tiny_gpt()) + 1.0
     with pytest.raises(ValueError, match="responses"):
         supervised_finetune(model, PROMPT, torch.zeros(0, 4, dtype=torch.long))
+
+
+def test_rl_finetune_with_a_critic_learns_values_and_records_metrics():
+    from companion.torch.rl.reward_models import TransformerReward
+    ref = tiny_gpt()
+    policy, critic = copy.deepcopy(ref), TransformerReward(ref)
+    hist = rl_finetune(policy, ref, count_threes, PROMPT, 0.1, iterations=15, batch_size=32,
+                       length=4, lr=3e-2, critic=critic, lam=0.9,
+                       metrics={"gold": lambda y: (y == 3).sum(1), "twos": lambda y: (y == 2).sum(1)})
+    assert np.mean(hist["reward"][-5:]) > np.mean(hist["reward"][:3]) + 0.5
+    np.testing.assert_allclose(hist["gold"], hist["reward"])  # the same score, through metrics
+    assert len(hist["twos"]) == 15
+    # the critic learned: its value of the start is near the mean return of the last batches
+    start = critic.scores(PROMPT[None])[0, -1].item()
+    assert abs(start - np.mean(hist["reward"][-3:])) < 0.5 * np.mean(hist["reward"][-3:])
+    with pytest.raises(ValueError, match="lam"):
+        rl_finetune(copy.deepcopy(ref), ref, count_threes, PROMPT, 0.1, critic=critic, lam=2.0)

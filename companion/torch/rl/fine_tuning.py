@@ -42,10 +42,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from companion.core.checks import as_rng, positive_int, real_number
 from companion.torch.rl.dpo import dpo_loss
 from companion.torch.rl.policy_gradients import kl_penalised_rewards, ppo_clip_loss
+from companion.torch.rl.returns import gae_advantages
 
 __all__ = ["sample_responses", "supervised_finetune", "rl_finetune", "dpo_finetune", "char_entropy",
            "distinct_fraction"]
@@ -104,10 +106,19 @@ def supervised_finetune(model, prompt: torch.Tensor, responses: torch.Tensor, st
 def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
                 iterations: int = 30, batch_size: int = 32, length: int = 10,
                 lr: float = 1e-3, epochs: int = 4, clip: float = 0.2,
-                normalise: bool = False, seed: int = 0) -> dict:
+                normalise: bool = False, critic=None, lam: float = 0.95,
+                metrics: dict | None = None, seed: int = 0) -> dict:
     """Fine-tune ``policy`` in place with KL-penalised PPO (see the module docstring).
 
     The policy stays in eval mode (no dropout), so that pi_theta = pi_old at the first epoch.
+
+    With a ``critic`` (e.g. a :class:`~companion.torch.rl.reward_models.TransformerReward` made
+    from the policy), the advantages are per token instead: the per-token KL-shaped rewards of
+    :func:`~companion.torch.rl.policy_gradients.kl_penalised_rewards`, the critic's values
+    V(s_t) = ``critic.scores`` at the last context position before token t (0 after the last
+    token), and GAE(lambda) with gamma = 1 (:func:`~companion.torch.rl.returns.gae_advantages`);
+    each epoch also takes an Adam step (rate ``lr``) on the critic's squared error to the
+    lambda-returns A_t + V(s_t).
 
     Args:
         policy: a GPT, trained in place with Adam (gradients clipped to norm 1).
@@ -120,6 +131,10 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
         epochs: Adam steps on each batch (each on the whole batch).
         clip: PPO's eps in (0, 1).
         normalise: divide the advantages by their standard deviation over the batch.
+        critic: None (the batch mean is the baseline) or a model with ``scores`` (B, T) -> (B, T).
+        lam: GAE's lambda in [0, 1], used with a critic.
+        metrics: optional {name: fn}, each fn mapping (B, length) response ids to (B,) numbers;
+            the batch mean of each is recorded under its name (e.g. a gold score).
         seed: seeds the sampling.
 
     Returns:
@@ -127,9 +142,11 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
         ``kl`` (mean log pi_old - log pi_ref, an estimate of KL(pi_old || pi_ref) in nats),
         ``ref_logp`` (mean log pi_ref(y | x)) and ``clip_fraction`` (share of the response
         tokens whose ratio lay outside [1 - eps, 1 + eps] when an epoch took its gradient,
-        averaged over the epochs).
+        averaged over the epochs), and one list per entry of ``metrics``.
     """
     beta = real_number(beta, "beta", low=0.0)
+    lam = real_number(lam, "lam", low=0.0, high=1.0)
+    metrics = dict(metrics or {})
     clip = real_number(clip, "clip", low=0.0, high=1.0, low_inclusive=False,
                        high_inclusive=False)
     epochs = positive_int(epochs, "epochs")
@@ -138,7 +155,9 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     reference.eval()
     policy.eval()  # dropout off throughout, so that rho = 1 at the first epoch
-    history = {"reward": [], "kl": [], "ref_logp": [], "clip_fraction": []}
+    critic_optimizer = None if critic is None else torch.optim.Adam(critic.parameters(), lr=lr)
+    history = {"reward": [], "kl": [], "ref_logp": [], "clip_fraction": [],
+               **{name: [] for name in metrics}}
     for _ in range(positive_int(iterations, "iterations")):
         ids = sample_responses(policy, prompt, batch_size, length, generator)  # (B, P + L)
         with torch.no_grad():
@@ -149,12 +168,17 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
                 raise ValueError(f"reward_fn must return ({len(ids)},) rewards, got shape "
                                  f"{tuple(reward.shape)}")
             ref_token_logp = reference.token_log_probs(ids)[:, P - 1:]  # (B, L)
-            shaped = kl_penalised_rewards(reward.to(old_logp.device), old_token_logp,
-                                          ref_token_logp, beta).sum(dim=1)  # (B,)
-            advantages = shaped - shaped.mean()  # (B,)
+            token_rewards = kl_penalised_rewards(reward.to(old_logp.device), old_token_logp,
+                                                 ref_token_logp, beta)  # (B, L)
+            if critic is None:
+                shaped = token_rewards.sum(dim=1)  # (B,)
+                token_advantages = (shaped - shaped.mean())[:, None].expand_as(token_rewards)
+            else:
+                values = F.pad(critic.scores(ids)[:, P - 1:-1], (0, 1))  # (B, L + 1), V(s_L) = 0
+                token_advantages = gae_advantages(token_rewards, values, 1.0, lam)  # (B, L)
+                targets = token_advantages + values[:, :-1]  # (B, L)
             if normalise:
-                advantages = advantages / (advantages.std() + 1e-8)
-            token_advantages = advantages[:, None].expand_as(old_token_logp)  # (B, L)
+                token_advantages = token_advantages / (token_advantages.std() + 1e-8)
         clipped = 0.0
         for _ in range(epochs):
             token_logp = policy.token_log_probs(ids)[:, P - 1:]  # (B, L)
@@ -166,6 +190,14 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
             optimizer.step()
             ratio = torch.exp(token_logp.detach() - old_token_logp)  # (B, L)
             clipped += ((ratio - 1).abs() > clip).float().mean().item() / epochs
+            if critic is not None:
+                critic_loss = F.mse_loss(critic.scores(ids)[:, P - 1:-1], targets)
+                critic_optimizer.zero_grad(set_to_none=True)
+                critic_loss.backward()
+                torch.nn.utils.clip_grad_norm_(critic.parameters(), 1.0)
+                critic_optimizer.step()
+        for name, fn in metrics.items():
+            history[name].append(float(torch.as_tensor(fn(ids[:, P:].cpu())).double().mean()))
         history["reward"].append(reward.mean().item())
         ref_logp = ref_token_logp.sum(dim=1)  # (B,)
         history["kl"].append((old_logp - ref_logp).mean().item())
