@@ -68,6 +68,7 @@ check: $(STAMP)
 ## BENCH="--pages transformers/few-shot ..." times only those chapters
 bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH)
+	$(PY) -m benchmarks.determinism $(DETERMINISM)
 
 ## bench-snapshot: the complete run, idle and busy, also written to benchmarks/results.json (the appendix's figures)
 bench-snapshot: $(STAMP)
