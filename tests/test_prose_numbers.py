@@ -23,6 +23,8 @@ What counts as prose, and what as a number:
   an ordered-list item (``1.`` at the start of a line), and a four-digit year right after a
   capitalised word or "et al." (a paper's date: "Santurkar et al. 2018").
 - Numbers spelled as words ("ten classes") are prose, not numerals, and are not checked.
+- Indented (four-space) code blocks are read as prose, since list items are indented too: fence
+  code with backticks instead, as the book does everywhere.
 
 An allow-list entry that no longer matches anything on its page fails too, so the lists stay short.
 Each page is its own test case, so a failure names the page, the line and the number.
