@@ -88,6 +88,6 @@ def test_training_reduces_loss_on_repetitive_text():
     config = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
                        n_embd=32)
     model, history = train_tiny_gpt(corpus, config, steps=60, batch_size=16, lr=1e-2, warmup=5)
-    assert history["train_loss"][0] > 2.0
-    assert np.mean(history["train_loss"][-5:]) < 0.5 * history["train_loss"][0]
+    assert history.step_loss[0] > 2.0 and history.steps == 60 and history.eval_step == [60]
+    assert np.mean(history.step_loss[-5:]) < 0.5 * history.step_loss[0]
     assert evaluate_loss(model, corpus.val) < 1.0

@@ -14,7 +14,6 @@ number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ import torch
 from companion.core.checks import positive_int, real_number
 from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
-from companion.torch.training import adamw, warmup_cosine
+from companion.torch.training import adamw, train_steps, warmup_cosine
 
 __all__ = ["GPTConfig", "GPT", "evaluate_loss", "train_tiny_gpt"]
 
@@ -184,8 +183,10 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
             machine-dependent; None keeps it deterministic).
 
     Returns:
-        (model, history): the trained model in eval mode, and a dict with ``step`` and
-        ``train_loss`` lists (every step), ``val_step``/``val_loss`` lists, ``seconds``.
+        (model, history): the trained model in eval mode, and the
+        :class:`~companion.core.training.History` of :func:`companion.torch.training.train_steps`:
+        ``step_loss`` of every step and, with ``eval_every``, ``val_loss`` (first 20,000
+        validation characters) after the steps in ``eval_step``.
     """
     if config is None:
         config = GPTConfig(vocab_size=corpus.vocab_size, block_size=32)
@@ -197,30 +198,19 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
     torch.manual_seed(seed)
     model = GPT(config).to(device)
     optimizer = adamw(model, lr, weight_decay)
-    schedule = warmup_cosine(optimizer, steps, warmup)
     rng = np.random.default_rng(seed)
-    history = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "seconds": 0.0}
-    start = time.perf_counter()
-    model.train()
-    for step in range(steps):
-        x, y = corpus.batch("train", batch_size, config.block_size, rng)
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(y).to(device)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        history["step"].append(step)
-        history["train_loss"].append(loss.item())
-        last = step == steps - 1 or (max_seconds is not None
-                                     and time.perf_counter() - start > max_seconds)
-        if eval_every and ((step + 1) % eval_every == 0 or last):
-            history["val_step"].append(step + 1)
-            history["val_loss"].append(evaluate_loss(model, corpus.val[:20_000], device=device))
-        if last:
-            break
-    history["seconds"] = time.perf_counter() - start
+
+    def batches():  # random windows (x, y), each (B, T), drawn as the steps need them
+        while True:
+            x, y = corpus.batch("train", batch_size, config.block_size, rng)
+            yield torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def validation(model):
+        return {"loss": evaluate_loss(model, corpus.val[:20_000], device=device)}
+
+    history = train_steps(model, batches(), lambda model, batch: model(*batch)[1], optimizer,
+                          steps, warmup_cosine(optimizer, steps, warmup), clip_norm=1.0,
+                          evaluate=validation if eval_every else None,
+                          eval_every=eval_every or None, max_seconds=max_seconds)
     model.eval()
     return model, history
