@@ -98,8 +98,8 @@ def test_training_learns_a_periodic_text():
     held_out = masked_lm_batch(corpus, "val", 32, 14, rng)
     model, history = train_masked_lm(corpus, config, steps=150, batch_size=16, lr=1e-2,
                                      eval_every=75, eval_data=held_out)
-    assert history["eval_step"] == [75, 150]
-    assert np.mean(history["train_loss"][-10:]) < 0.5 * np.mean(history["train_loss"][:10])
+    assert history.eval_step == [75, 150] and len(history.val_metrics["accuracy"]) == 2
+    assert np.mean(history.step_loss[-10:]) < 0.5 * np.mean(history.step_loss[:10])
     assert masked_lm_accuracy(model, *held_out) > 0.4  # chance is 1/7
 
 
@@ -108,4 +108,4 @@ def test_training_is_reproducible():
     config = MaskedLMConfig(corpus.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)
     _, a = train_masked_lm(corpus, config, steps=5, batch_size=4, seed=7)
     _, b = train_masked_lm(corpus, config, steps=5, batch_size=4, seed=7)
-    assert a["train_loss"] == b["train_loss"]
+    assert a.step_loss == b.step_loss

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import torch
@@ -37,7 +36,7 @@ from companion.core.checks import positive_int, real_number
 from companion.data.masking import IGNORE_INDEX, mask_tokens
 from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
-from companion.torch.training import adamw, warmup_cosine
+from companion.torch.training import adamw, train_steps, warmup_cosine
 
 __all__ = ["MaskedLMConfig", "MaskedLM", "masked_lm_batch",
            "masked_lm_accuracy", "train_masked_lm"]
@@ -180,8 +179,10 @@ def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 6
         eval_data: (inputs, labels) arrays (N, T) for ``eval_every``.
 
     Returns:
-        (model, history): the trained model in eval mode, and a dict with ``step``,
-        ``train_loss`` (every step), ``eval_step``/``eval_accuracy`` and ``seconds``.
+        (model, history): the trained model in eval mode, and the
+        :class:`~companion.core.training.History` of :func:`companion.torch.training.train_steps`:
+        ``step_loss`` of every step and, with ``eval_every``, ``val_metrics["accuracy"]`` after
+        the steps in ``eval_step``.
     """
     if config is None:
         config = MaskedLMConfig(vocab_size=corpus.vocab_size)
@@ -195,25 +196,19 @@ def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 6
     torch.manual_seed(seed)
     model = MaskedLM(config).to(device)
     optimizer = adamw(model, lr, weight_decay)
-    schedule = warmup_cosine(optimizer, steps, warmup)
     rng = np.random.default_rng(seed)
-    history = {"step": [], "train_loss": [], "eval_step": [], "eval_accuracy": [],
-               "seconds": 0.0}
-    start = time.perf_counter()
-    model.train()
-    for step in range(steps):
-        x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng, mask_prob)
-        _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        history["step"].append(step)
-        history["train_loss"].append(loss.item())
-        if eval_every and ((step + 1) % eval_every == 0 or step == steps - 1):
-            history["eval_step"].append(step + 1)
-            history["eval_accuracy"].append(masked_lm_accuracy(model, *eval_data))
-    history["seconds"] = time.perf_counter() - start
+
+    def batches():  # corrupted windows (inputs, labels), each (B, T), drawn step by step
+        while True:
+            x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng, mask_prob)
+            yield torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def validation(model):
+        return {"accuracy": masked_lm_accuracy(model, *eval_data)}
+
+    history = train_steps(model, batches(), lambda model, batch: model(*batch)[1], optimizer,
+                          steps, warmup_cosine(optimizer, steps, warmup), clip_norm=1.0,
+                          evaluate=validation if eval_every else None,
+                          eval_every=eval_every or None)
     model.eval()
     return model, history
