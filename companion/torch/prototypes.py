@@ -11,8 +11,6 @@ from its ``n_shot`` support examples.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 from torch import nn
@@ -23,6 +21,7 @@ from companion.torch.activations import ReLU, log_softmax
 from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear
 from companion.torch.pooling import MaxPool2d
+from companion.torch.training import train_steps
 
 __all__ = ["prototypes", "prototype_logits", "prototypical_loss", "ConvEmbedding",
            "train_prototypical", "few_shot_accuracy"]
@@ -103,27 +102,29 @@ def train_prototypical(embed: nn.Module, x: torch.Tensor, labels, classes, episo
         seed: seeds the episode sampler.
 
     Returns:
-        A dict with per-episode ``loss`` and ``accuracy`` lists and ``seconds``.
+        The :class:`~companion.core.training.History` of
+        :func:`companion.torch.training.train_steps`: the loss of every episode in ``step_loss``
+        and the mean query accuracy over the episodes in ``train_metrics["accuracy"]``.
     """
     classes = list(classes)
     n_way = len(classes) if n_way is None else positive_int(n_way, "n_way")
     rng = as_rng(seed)
-    optimizer = torch.optim.Adam(embed.parameters(), lr=lr)
-    history = {"loss": [], "accuracy": [], "seconds": 0.0}
-    start = time.perf_counter()
-    embed.train()
-    for _ in range(positive_int(episodes, "episodes")):
-        chosen = rng.choice(classes, size=n_way, replace=False)
-        s, s_y, q, q_y = sample_episode(labels, chosen, n_shot, n_query, rng)
+
+    def draw():  # episodes of n_way base classes: support, labels, queries, labels
+        while True:
+            chosen = rng.choice(classes, size=n_way, replace=False)
+            yield sample_episode(labels, chosen, n_shot, n_query, rng)
+
+    def loss_and_accuracy(embed, episode):
+        s, s_y, q, q_y = episode
         s_y = torch.as_tensor(s_y, device=x.device)
         q_y = torch.as_tensor(q_y, device=x.device)
         loss, acc = prototypical_loss(embed(x[s]), s_y, embed(x[q]), q_y, n_way)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history["loss"].append(loss.item())
-        history["accuracy"].append(acc)
-    history["seconds"] = time.perf_counter() - start
+        return loss, {"accuracy": acc}
+
+    history = train_steps(embed, draw(), loss_and_accuracy,
+                          torch.optim.Adam(embed.parameters(), lr=lr),
+                          positive_int(episodes, "episodes"))
     embed.eval()
     return history
 

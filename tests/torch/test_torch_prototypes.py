@@ -58,7 +58,8 @@ def test_training_separates_new_classes_of_synthetic_clusters():
                                     rng=1)
     history = train_prototypical(embed, x, labels, [0, 1, 2, 3, 4], episodes=60, n_way=3,
                                  lr=1e-2, seed=0)
-    assert np.mean(history["loss"][-10:]) < np.mean(history["loss"][:10])
+    assert np.mean(history.step_loss[-10:]) < np.mean(history.step_loss[:10])
+    assert history.steps == 60 and 0 < history.train_metrics["accuracy"][-1] <= 1
     base_after = few_shot_accuracy(embed, x, labels, [0, 1, 2], n_shot=5, episodes=30, rng=1)
     assert base_after.mean() > base_before.mean() + 0.1  # the trained classes separate
     novel = few_shot_accuracy(embed, x, labels, [5, 6, 7], n_shot=5, episodes=30, rng=1)
