@@ -22,6 +22,7 @@ re-trained entry agrees with the table to within a few images rather than exactl
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from companion.data import load_digits
 from companion.torch.nas.space import (OPS, CellNetwork, all_genotypes, canonical, genotype_str,
                                        parse_genotype)
-from companion.torch.training import seed_everything
+from companion.torch.training import seed_everything, train_steps
 
 __all__ = ["Recipe", "TABLE_PATH", "digits_tensors", "train_architecture", "build_table",
            "Benchmark"]
@@ -83,13 +84,10 @@ def train_architecture(genotype, recipe: Recipe = Recipe(), data=None, device=No
     start = time.perf_counter()
     seed_everything(recipe.seed)
     model = CellNetwork.from_genotype(genotype, recipe.channels).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     x, y = data["train"]
-    for _ in range(recipe.steps):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
+    train_steps(model, itertools.repeat((x, y)), lambda model, batch: F.cross_entropy(
+        model(batch[0]), batch[1]), torch.optim.Adam(model.parameters(), lr=recipe.lr),
+        recipe.steps)
     row = {"genotype": genotype_str(genotype),
            "params": sum(p.numel() for p in model.parameters())}
     model.eval()
