@@ -35,9 +35,11 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from companion.core.training import History
 from companion.torch.models.mlp import mlp
+from companion.torch.training import train_steps
 
-__all__ = ["TrainConfig", "make_model", "global_batches", "shard", "train_steps",
+__all__ = ["TrainConfig", "make_model", "global_batches", "shard", "train_on_shards",
            "train_single_process", "train_data_parallel", "free_port", "main"]
 
 
@@ -104,32 +106,28 @@ def _digits(config: TrainConfig, device) -> tuple[torch.Tensor, torch.Tensor]:
             torch.as_tensor(y, device=device))
 
 
-def train_steps(model: nn.Module, config: TrainConfig, rank: int = 0, world_size: int = 1,
-                device=None) -> list[float]:
-    """Train ``model`` (plain, or wrapped in DDP) on this rank's shards; return local losses.
+def train_on_shards(model: nn.Module, config: TrainConfig, rank: int = 0, world_size: int = 1,
+                    device=None) -> History:
+    """Train ``model`` (plain, or wrapped in DDP) on this rank's shards; return its History.
 
     The same loop serves both cases: with ``world_size == 1`` the shard is the whole global
-    batch; inside DDP, ``backward()`` also averages the gradients over the ranks.
+    batch; inside DDP, ``backward()`` also averages the gradients over the ranks. The losses in
+    ``step_loss`` are this rank's, on its own shards.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
     x, y = _digits(config, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    batches = global_batches(len(y), config)
+    shards = (torch.as_tensor(shard(batch, rank, world_size), device=device) for batch in batches)
     loss_fn = nn.CrossEntropyLoss()  # mean over the shard
-    losses = []
-    for batch in global_batches(len(y), config):
-        index = torch.as_tensor(shard(batch, rank, world_size), device=device)
-        optimizer.zero_grad()
-        loss = loss_fn(model(x[index]), y[index])
-        loss.backward()  # under DDP: gradients all-reduced (averaged) here
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    return train_steps(model, ((x[index], y[index]) for index in shards),
+                       lambda model, batch: loss_fn(model(batch[0]), batch[1]),
+                       torch.optim.SGD(model.parameters(), lr=config.lr), len(batches))
 
 
 def train_single_process(config: TrainConfig) -> dict[str, torch.Tensor]:
     """Train on whole global batches in this process; return the final ``state_dict``."""
     model = make_model(config)
-    train_steps(model, config)
+    train_on_shards(model, config)
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
@@ -156,9 +154,9 @@ def _spawned_worker(rank: int, world_size: int, port: int, config: dict, out: st
     try:
         config = TrainConfig(**config)
         model = DistributedDataParallel(make_model(config))
-        losses = train_steps(model, config, rank, world_size)
+        history = train_on_shards(model, config, rank, world_size)
         if rank == 0:
-            torch.save({"state": model.module.state_dict(), "losses": losses}, out)
+            torch.save({"state": model.module.state_dict(), "losses": history.step_loss}, out)
     finally:
         dist.destroy_process_group()
 
@@ -212,10 +210,10 @@ def main(argv: list[str] | None = None) -> None:
         model = make_model(config).to(device)
         ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                       else None)
-        losses = train_steps(ddp, config, rank, world_size, device)
+        history = train_on_shards(ddp, config, rank, world_size, device)
         if rank == 0:
-            print(f"{world_size} rank(s) on {backend}: {len(losses)} steps, "
-                  f"last local loss {losses[-1]:.4f}")
+            print(f"{world_size} rank(s) on {backend}: {history.steps} steps, "
+                  f"last local loss {history.step_loss[-1]:.4f}")
             if args.out:
                 torch.save({name: value.cpu() for name, value in model.state_dict().items()},
                            args.out)
