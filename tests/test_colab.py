@@ -45,7 +45,8 @@ def colab_python():
         shutil.rmtree(VENV, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         pip = subprocess.run([python, "-m", "pip", "install", "--quiet", "-c",
-                              ROOT / "constraints.txt", *COLAB_STACK], capture_output=True, text=True)
+                              ROOT / "constraints.txt", *COLAB_STACK],
+                             capture_output=True, text=True)
         if pip.returncode != 0:
             pytest.fail(f"could not build the Colab-like environment:\n{pip.stderr[-3000:]}")
         base.write_text("\n".join(sorted(installed(python))))
@@ -95,8 +96,15 @@ def working_tree_copy(destination):
     return destination
 
 
+def read_notebook():
+    if not NOTEBOOK.exists():
+        pytest.fail(f"{NOTEBOOK.relative_to(ROOT)} is missing: run `make notebooks` "
+                    "(`make book` and `make test` do).")
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
 def test_generated_notebook_runs_where_the_package_is_missing(fresh, tmp_path):
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = read_notebook()
     source = working_tree_copy(tmp_path / "clone")
     content = tmp_path / "content"
     content.mkdir()
@@ -115,7 +123,7 @@ def test_generated_notebook_runs_where_the_package_is_missing(fresh, tmp_path):
 
 
 def test_unreachable_source_stops_the_notebook_with_one_clear_line(fresh, tmp_path):
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = read_notebook()
     missing = tmp_path / "no-such-clone"
     with pytest.raises(CellExecutionError) as failure:
         run_notebook(notebook, fresh, missing, tmp_path)

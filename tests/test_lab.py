@@ -1,10 +1,10 @@
 """`make lab` as a reader uses it: a chapter opens as a notebook in JupyterLab and runs.
 
 Starts `make lab` on a free loopback port with a token (its Jupyter settings and runtime files in
-a temporary folder, so the user's own configuration plays no part; autosave off there), opens a chapter's URL in
-headless Chromium, checks that JupyterLab shows a notebook and not a text editor, runs the first
-code cells from the keyboard and reads their output. Saving through the server must write MyST
-Markdown back. The server is stopped through its process handle at the end.
+a temporary folder, so the user's own configuration plays no part; autosave off there), opens a
+chapter's URL in headless Chromium, checks that JupyterLab shows a notebook and not a text
+editor, runs the first code cells from the keyboard and reads their output. Saving through the
+server must write MyST Markdown back. The server is stopped through its process handle.
 """
 
 from __future__ import annotations
@@ -132,3 +132,14 @@ def test_saving_a_page_writes_myst_markdown(lab):
     original = jupytext.read(ROOT / f"{PAGE}.md")
     assert [c.source for c in jupytext.reads(saved, fmt="md:myst").cells] == \
         [c.source for c in original.cells]
+
+
+def test_binder_sets_the_same_default_viewer():
+    """postBuild gives Binder's environment the viewer `make lab` gives .venv (same command)."""
+    makefile, post_build = (ROOT / "Makefile").read_text(), (ROOT / "postBuild").read_text()
+    settings = "etc/jupyter/labconfig/default_setting_overrides.json"
+    assert f"LAB_SETTINGS := $(VENV)/{settings}" in makefile
+    assert f"print(sys.prefix)')/{settings}\" set-default-viewer" in post_build
+    doctypes = [next(line.split("set-default-viewer")[1].split() for line in text.splitlines()
+                     if "set-default-viewer" in line) for text in (makefile, post_build)]
+    assert doctypes == [["markdown", "myst"]] * 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def is_notebook(page: str) -> bool:
 def test_launch_and_download_links_lead_to_built_files(page):
     built = HTML / f"{page}.html"
     if not built.exists():
-        pytest.fail(f"{built.relative_to(ROOT)} is missing: run `make book` first (`make test` does).")
+        pytest.fail(f"{built.relative_to(ROOT)} is missing: run `make book` (`make test` does).")
     parser = _Buttons()
     parser.feed(built.read_text())
     links = parser.found
@@ -68,7 +69,8 @@ def test_launch_and_download_links_lead_to_built_files(page):
 
     colab = urlsplit(links["colab"][0])
     assert (colab.scheme, colab.netloc, colab.query) == ("https", "colab.research.google.com", "")
-    assert colab.path == f"/github/{ORG}/{REPO}/blob/notebooks/{page}.ipynb", "Colab reads .ipynb only"
+    assert colab.path == f"/github/{ORG}/{REPO}/blob/notebooks/{page}.ipynb", \
+        "Colab must get the page's generated .ipynb: it cannot read the .md"
     notebook = NOTEBOOKS / f"{page}.ipynb"
     assert notebook.is_file(), f"Colab would open {notebook.relative_to(ROOT)}, which was not built"
     setup = json.loads(notebook.read_text())["cells"][0]
@@ -86,6 +88,7 @@ def test_publish_commits_the_notebooks_to_their_branch(tmp_path):
     clone, remote = tmp_path / "clone", tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    shutil.copy(ROOT / "_ext" / "notebooks.py", clone / "_ext")  # the code under test, as it is
 
     def run(*command):
         return subprocess.run(command, cwd=clone, capture_output=True, text=True)
@@ -94,7 +97,8 @@ def test_publish_commits_the_notebooks_to_their_branch(tmp_path):
     publish = [sys.executable, "_ext/notebooks.py", "publish", "--remote", "pub"]
     refused = run(*publish)
     assert refused.returncode != 0 and "Push" in refused.stderr, refused.stderr
-    assert run("git", "push", "--quiet", "pub", f"HEAD:{CONFIG['repository']['branch']}").returncode == 0
+    pushed = run("git", "push", "--quiet", "pub", f"HEAD:{CONFIG['repository']['branch']}")
+    assert pushed.returncode == 0, pushed.stderr
     (clone / f"{PAGES[1]}.md").write_text("changed\n")
     refused = run(*publish)
     assert refused.returncode != 0 and "Commit your changes first" in refused.stderr, refused.stderr
