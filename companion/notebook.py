@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.figures import use_book_style
+
+use_book_style()  # every page imports this module, so every figure shares the book's style
+
 
 def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` under ``name`` for the prose (``{glue:text}`name```), as ``myst_nb.glue``.
