@@ -23,6 +23,10 @@ def test_oracle_scores_and_probabilities():
     a = np.array([[1, 1, 0], [1, 0, 0]])
     b = np.array([[0, 0, 0], [0, 1, 0]])
     np.testing.assert_allclose(oracle.score(a), [2.0, 1.0])
+    # repeats: [1, 1, 0] and [1, 0, 0] have one each, [0, 0, 0] two, [0, 1, 0] none
+    penalised = CountingOracle([1], repeat_penalty=0.5)
+    np.testing.assert_allclose(penalised.score(a), [1.5, 0.5])
+    np.testing.assert_allclose(penalised.score(b), [-1.0, 1.0])
     p = oracle.prob_first(a, b)
     np.testing.assert_allclose(p, [1 / (1 + math.exp(-1)), 0.5])
     assert oracle.best_accuracy(a, b) == pytest.approx((p[0] + 0.5) / 2)

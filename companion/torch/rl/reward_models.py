@@ -24,26 +24,30 @@ __all__ = ["CountingOracle", "BagOfTokensReward", "TransformerReward", "bradley_
 class CountingOracle:
     """A programmatic rater standing in for people: it prefers responses with more target tokens.
 
-    score(y) = number of positions of y holding one of ``targets``;
+    score(y) = number of positions of y holding one of ``targets``, minus ``repeat_penalty``
+    times the number of positions t >= 1 where y_t = y_{t-1} (a token repeated);
     P(a preferred to b) = sigmoid((score(a) - score(b)) / temperature) (Bradley-Terry), so the
     oracle is noisy: the larger ``temperature``, the more often it picks the worse response.
 
     Args:
         targets: token ids that the oracle likes.
         temperature: tau > 0.
+        repeat_penalty: what each repeated token costs, >= 0.
     """
 
-    def __init__(self, targets, temperature: float = 1.0):
+    def __init__(self, targets, temperature: float = 1.0, repeat_penalty: float = 0.0):
         self.targets = np.unique(np.asarray(targets, dtype=np.int64))
         self.temperature = real_number(temperature, "temperature", low=0.0,
                                        low_inclusive=False)
+        self.repeat_penalty = real_number(repeat_penalty, "repeat_penalty", low=0.0)
 
     def score(self, ids) -> np.ndarray:
-        """(B, T) token ids -> (B,) float counts of target tokens."""
+        """(B, T) token ids -> (B,) float scores (see the class docstring)."""
         ids = np.asarray(ids)
         if ids.ndim != 2:
             raise ValueError(f"ids must be (B, T), got shape {ids.shape}")
-        return np.isin(ids, self.targets).sum(axis=1).astype(np.float64)
+        repeats = (ids[:, 1:] == ids[:, :-1]).sum(axis=1)  # (B,)
+        return np.isin(ids, self.targets).sum(axis=1) - self.repeat_penalty * repeats
 
     def prob_first(self, a, b) -> np.ndarray:
         """(B,) probability that the oracle prefers a[i] to b[i]; a, b (B, T)."""
