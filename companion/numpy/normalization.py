@@ -33,7 +33,7 @@ class _BatchNorm(Module):
     _layout: str = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True):
+                 affine: bool = True, track_running_stats: bool = True, *, bias: bool = True):
         super().__init__()
         self.num_features = positive_int(num_features, "num_features")
         self.eps = real_number(eps, "eps", low=0.0, low_inclusive=False)
@@ -42,7 +42,8 @@ class _BatchNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         if self.affine:
             self.add_param("weight", np.ones(self.num_features))
-            self.add_param("bias", np.zeros(self.num_features))
+            if bias:
+                self.add_param("bias", np.zeros(self.num_features))
         if self.track_running_stats:
             self.add_buffer("running_mean", np.zeros(self.num_features))
             self.add_buffer("running_var", np.ones(self.num_features))
@@ -84,7 +85,8 @@ class _BatchNorm(Module):
         self._cache = (x_hat, inv_std, axes, use_batch)
         if not self.affine:
             return x_hat
-        return self._params["weight"].reshape(shape) * x_hat + self._params["bias"].reshape(shape)
+        y = self._params["weight"].reshape(shape) * x_hat
+        return y + self._params["bias"].reshape(shape) if "bias" in self._params else y
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, shape of y. Returns dL/dx; adds into dL/dweight and dL/dbias."""
@@ -94,7 +96,8 @@ class _BatchNorm(Module):
         grad_hat = grad
         if self.affine:
             self._grads["weight"] += np.sum(grad * x_hat, axis=axes)
-            self._grads["bias"] += np.sum(grad, axis=axes)
+            if "bias" in self._grads:
+                self._grads["bias"] += np.sum(grad, axis=axes)
             grad_hat = grad * self._params["weight"].reshape(inv_std.shape)
         if not use_batch:  # fixed running statistics: a per-channel affine map
             return grad_hat * inv_std
@@ -104,7 +107,8 @@ class _BatchNorm(Module):
     def _config_from_torch(cls, module) -> dict:
         return {"num_features": module.num_features, "eps": module.eps,
                 "momentum": module.momentum, "affine": module.affine,
-                "track_running_stats": module.track_running_stats}
+                "track_running_stats": module.track_running_stats,
+                "bias": module.bias is not None or not module.affine}
 
 
 class BatchNorm1d(_BatchNorm):
@@ -122,6 +126,7 @@ class BatchNorm1d(_BatchNorm):
         affine: learn ``weight`` (gamma, ones) and ``bias`` (beta, zeros), both (C,).
         track_running_stats: keep ``running_mean``, ``running_var`` (C,) and
             ``num_batches_tracked`` buffers.
+        bias: with ``affine``, whether to learn ``bias`` too (keyword only, as torch).
     """
 
     _ranks = (2, 3)

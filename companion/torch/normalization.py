@@ -30,7 +30,8 @@ class _BatchNorm(nn.Module):
     _shape_hint = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None,
+                 *, bias: bool = True):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.num_features = positive_int(num_features, "num_features")
@@ -39,12 +40,8 @@ class _BatchNorm(nn.Module):
             real_number(momentum, "momentum", 0.0, 1.0)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = nn.Parameter(torch.empty(num_features, **factory))
-            self.bias = nn.Parameter(torch.empty(num_features, **factory))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.weight = nn.Parameter(torch.empty(num_features, **factory)) if affine else None
+        self.bias = nn.Parameter(torch.empty(num_features, **factory)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", torch.zeros(num_features, **factory))
             self.register_buffer("running_var", torch.ones(num_features, **factory))
@@ -65,9 +62,10 @@ class _BatchNorm(nn.Module):
     def reset_parameters(self) -> None:
         """gamma = 1, beta = 0 and fresh running statistics."""
         self.reset_running_stats()
-        if self.affine:
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.weight is not None:
                 self.weight.fill_(1)
+            if self.bias is not None:
                 self.bias.zero_()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -90,8 +88,10 @@ class _BatchNorm(nn.Module):
         else:
             mean, var = self.running_mean, self.running_var
         out = (input - mean.view(view)) / torch.sqrt(var.view(view) + self.eps)
-        if self.affine:
-            out = out * self.weight.view(view) + self.bias.view(view)
+        if self.weight is not None:
+            out = out * self.weight.view(view)
+        if self.bias is not None:
+            out = out + self.bias.view(view)
         return out
 
     @torch.no_grad()

@@ -32,7 +32,7 @@ BATCH_NORMS = [
     (torch.nn.BatchNorm2d, BatchNorm2d, (1, 2, 3, 1)),
 ]
 OPTIONS = [{}, {"momentum": None}, {"momentum": 0.3, "eps": 1e-3}, {"affine": False},
-           {"track_running_stats": False}]
+           {"track_running_stats": False}, {"bias": False}]
 
 
 @pytest.mark.parametrize("torch_cls, ours_cls, shape", BATCH_NORMS)

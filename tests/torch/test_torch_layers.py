@@ -143,9 +143,11 @@ def test_batch_norm_training_running_stats_and_eval(cls, theirs_cls, shape, mome
     assert ours.num_batches_tracked.item() == 3
 
 
-@pytest.mark.parametrize("affine, track", [(False, True), (True, False)])
-def test_batch_norm_options(affine, track):
-    ours, theirs = twins(BatchNorm2d, nn.BatchNorm2d, 3, affine=affine, track_running_stats=track)
+@pytest.mark.parametrize("affine, track, bias", [(False, True, True), (True, False, True),
+                                               (True, True, False)])
+def test_batch_norm_options(affine, track, bias):
+    ours, theirs = twins(BatchNorm2d, nn.BatchNorm2d, 3, affine=affine, track_running_stats=track,
+                         bias=bias)
     check_parity(ours, theirs, random_array((2, 3, 4, 4)))
     ours.eval(), theirs.eval()
     check_parity(ours, theirs, random_array((2, 3, 4, 4), seed=3))
