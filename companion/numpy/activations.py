@@ -153,17 +153,19 @@ class Softmax(Module):
         self._out = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*) with at least one dimension. Returns y, same shape."""
+        """x: any shape (*), 0-d too (one slice of one value, as torch). Returns y, same shape."""
         x = as_float_array(x, "x")
+        self._shape = x.shape
+        x = x.reshape(-1) if x.ndim == 0 else x  # () -> (1,)
         self._axis = normalize_dim(self.dim, x.ndim, "Softmax dim")
         self._out = softmax(x, axis=self._axis)
-        return self._out
+        return self._out.reshape(self._shape)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, same shape as y. Returns dL/dx."""
-        shape = None if self._out is None else self._out.shape
-        grad = as_grad_output(grad_output, shape, "Softmax")
-        return softmax_backward(self._out, grad, axis=self._axis)
+        shape = None if self._out is None else self._shape
+        grad = as_grad_output(grad_output, shape, "Softmax").reshape(self._out.shape)
+        return softmax_backward(self._out, grad, axis=self._axis).reshape(self._shape)
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:
@@ -183,17 +185,20 @@ class LogSoftmax(Module):
         self._out = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*) with at least one dimension. Returns y, same shape."""
+        """x: any shape (*), 0-d too (one slice of one value, as torch). Returns y, same shape."""
         x = as_float_array(x, "x")
+        self._shape = x.shape
+        x = x.reshape(-1) if x.ndim == 0 else x  # () -> (1,)
         self._axis = normalize_dim(self.dim, x.ndim, "LogSoftmax dim")
         self._out = log_softmax(x, axis=self._axis)
-        return self._out
+        return self._out.reshape(self._shape)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy, same shape as y. Returns dL/dx."""
-        shape = None if self._out is None else self._out.shape
-        grad = as_grad_output(grad_output, shape, "LogSoftmax")
-        return grad - np.exp(self._out) * np.sum(grad, axis=self._axis, keepdims=True)
+        shape = None if self._out is None else self._shape
+        grad = as_grad_output(grad_output, shape, "LogSoftmax").reshape(self._out.shape)
+        grad = grad - np.exp(self._out) * np.sum(grad, axis=self._axis, keepdims=True)
+        return grad.reshape(self._shape)
 
     @classmethod
     def _config_from_torch(cls, module) -> dict:

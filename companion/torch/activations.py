@@ -144,7 +144,8 @@ class Softmax(nn.Module):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         tensor_input(input, "input")
-        return softmax(input, normalize_dim(self.dim, input.dim(), "Softmax dim"))
+        x = input.reshape(1) if input.dim() == 0 else input       # a 0-d input: one slice of one
+        return softmax(x, normalize_dim(self.dim, x.dim(), "Softmax dim")).reshape(input.shape)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -159,7 +160,9 @@ class LogSoftmax(nn.Module):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         tensor_input(input, "input")
-        return log_softmax(input, normalize_dim(self.dim, input.dim(), "LogSoftmax dim"))
+        x = input.reshape(1) if input.dim() == 0 else input       # a 0-d input: one slice of one
+        dim = normalize_dim(self.dim, x.dim(), "LogSoftmax dim")
+        return log_softmax(x, dim).reshape(input.shape)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

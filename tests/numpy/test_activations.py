@@ -110,5 +110,7 @@ def test_bad_arguments():
         LogSoftmax(1.0)
     with pytest.raises(ValueError, match=r"Softmax dim must lie in \[-2, 1\] .* got 2"):
         Softmax(2).forward(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="LogSoftmax dim needs an input with at least 1 dimension"):
-        LogSoftmax(0).forward(np.float64(1.0))
+    with pytest.raises(ValueError, match=r"LogSoftmax dim must lie in \[-1, 0\] .* got 1"):
+        LogSoftmax(1).forward(np.float64(1.0))
+    assert LogSoftmax(0).forward(np.float64(2.0)) == 0.0  # a 0-d input, as torch
+    assert Softmax(-1).forward(np.float64(2.0)) == 1.0
