@@ -118,7 +118,7 @@ class Recurrent(Module):
         w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
         w_hr = self._params.get(f"weight_hr{suffix}")  # (P, H), the LSTM's projection
         T, N, I = x.shape
-        gi = (x.reshape(T * N, I) @ w_ih.T).reshape(T, N, -1)  # (T, N, G H): all steps at once
+        gi = (x.reshape(T * N, I) @ w_ih.T).reshape(T, N, len(w_ih))  # (T, N, G H): all steps
         if b_ih is not None:
             gi += b_ih
         outputs = np.empty((T, N, self._h_size))  # h_1 .. h_T
@@ -156,7 +156,7 @@ class Recurrent(Module):
         # the weights are shared by every step: their gradients sum over t, one matmul each
         d_gi, d_gh = d_gi.reshape(T * N, GH), d_gh.reshape(T * N, GH)
         self._grads[f"weight_ih{suffix}"] += d_gi.T @ x.reshape(T * N, I)  # (G H, I)
-        self._grads[f"weight_hh{suffix}"] += d_gh.T @ h_prev.reshape(T * N, -1)  # (G H, H)
+        self._grads[f"weight_hh{suffix}"] += d_gh.T @ h_prev.reshape(T * N, w_hh.shape[1])
         if b_ih is not None:
             self._grads[f"bias_ih{suffix}"] += d_gi.sum(axis=0)
             self._grads[f"bias_hh{suffix}"] += d_gh.sum(axis=0)
@@ -258,9 +258,9 @@ class Recurrent(Module):
             x = x[:, None, :]  # (T, 1, I)
         elif self.batch_first:
             x = x.transpose(1, 0, 2)  # (N, T, I) -> (T, N, I)
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"input must hold at least one time step and one sequence, "
-                             f"got shape {np.shape(input)}")
+        if x.shape[0] == 0:  # an empty batch is fine, as in torch; no time at all is not
+            raise ValueError(f"input must hold at least one time step, got shape "
+                             f"{np.shape(input)}")
         return x, batched
 
     def _state_shape(self, batch: int, batched: bool, size: int) -> tuple[int, ...]:
