@@ -29,7 +29,8 @@ class History:
     Per evaluation (the end of each epoch in ``fit``; every ``eval_every`` steps and after the
     last in ``train_steps``):
         eval_step: the number of steps taken when it ran.
-        train_loss: mean training loss over the examples of the period since the one before.
+        train_loss: mean training loss of the period since the evaluation before (over its
+            examples in ``fit``, over its steps in ``train_steps``).
         train_metrics: name -> the period's mean of each metric on the training batches.
         val_loss: the loss on the validation data (empty without validation data or loss).
         val_metrics: name -> each metric on the validation data.
