@@ -8,7 +8,6 @@ the unsupported argument are allowed, and counted. The counts per module are wri
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 import companion.numpy as cnp
