@@ -161,3 +161,20 @@ def test_rl_finetune_with_a_critic_learns_values_and_records_metrics():
     assert abs(start - np.mean(hist["reward"][-3:])) < 0.5 * np.mean(hist["reward"][-3:])
     with pytest.raises(ValueError, match="lam"):
         rl_finetune(copy.deepcopy(ref), ref, count_threes, PROMPT, 0.1, critic=critic, lam=2.0)
+
+
+def test_preference_pairs_feed_dpo_and_are_ordered_by_the_rater():
+    from companion.torch.rl.fine_tuning import preference_pairs
+    ref = tiny_gpt()
+    oracle = CountingOracle([3], temperature=0.05)  # almost noiseless
+    chosen, rejected = preference_pairs(ref, oracle, PROMPT, 300, length=4, seed=0)
+    assert chosen.shape == rejected.shape == (300, 5) and (chosen[:, 0] == 0).all()
+    gap = oracle.score(chosen[:, 1:].numpy()) - oracle.score(rejected[:, 1:].numpy())
+    assert (gap >= 0).all() and (gap > 0).mean() > 0.3
+    policy = copy.deepcopy(ref)
+    hist = dpo_finetune(policy, ref, None, PROMPT, 0.5, steps=40, lr=3e-2, length=4,
+                        data=(chosen, rejected))
+    assert np.mean(hist["accuracy"][-5:]) > 0.65
+    assert mean_threes(policy) > mean_threes(ref) + 0.3
+    with pytest.raises(ValueError, match="data"):
+        dpo_finetune(policy, ref, None, PROMPT, 0.5, data=(chosen, rejected[:5]))

@@ -49,8 +49,8 @@ from companion.torch.rl.dpo import dpo_loss
 from companion.torch.rl.policy_gradients import kl_penalised_rewards, ppo_clip_loss
 from companion.torch.rl.returns import gae_advantages
 
-__all__ = ["sample_responses", "supervised_finetune", "rl_finetune", "dpo_finetune", "char_entropy",
-           "distinct_fraction"]
+__all__ = ["sample_responses", "supervised_finetune", "rl_finetune", "preference_pairs",
+           "dpo_finetune", "char_entropy", "distinct_fraction"]
 
 
 def _check_prompt(prompt) -> torch.Tensor:
@@ -206,9 +206,48 @@ def rl_finetune(policy, reference, reward_fn, prompt: torch.Tensor, beta: float,
     return history
 
 
+def _label_pairs(model, rater, prompt, n, length, generator, rng):
+    """Two responses per pair from ``model``, ordered (chosen, rejected) by the rater."""
+    compare = getattr(rater, "compare", rater)
+    if not callable(compare):
+        raise TypeError(f"rater must have a compare method or be callable, got "
+                        f"{type(rater).__name__}")
+    n, P = positive_int(n, "pairs"), prompt.numel()
+    model.eval()
+    first, second = (sample_responses(model, prompt, n, length, generator)
+                     for _ in range(2))  # (N, P + L) each
+    first_wins = np.asarray(compare(first[:, P:].cpu().numpy(), second[:, P:].cpu().numpy(),
+                                    rng))
+    if first_wins.shape != (n,):
+        raise ValueError(f"the rater must return ({n},) preferences, got shape "
+                         f"{first_wins.shape}")
+    keep = torch.as_tensor(first_wins, dtype=torch.bool, device=first.device)[:, None]  # (N, 1)
+    return torch.where(keep, first, second), torch.where(keep, second, first)
+
+
+def preference_pairs(model, rater, prompt: torch.Tensor, pairs: int, length: int = 10,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A preference data set: ``pairs`` pairs of responses from ``model``, labelled by ``rater``.
+
+    Args:
+        model: a GPT to sample from. rater: as for :func:`dpo_finetune`.
+        prompt: (P,) ids. pairs: N. length: L tokens per response. seed: seeds the sampling
+            and the rater's noise.
+
+    Returns:
+        (chosen, rejected), each (N, P + L) ids (prompt included), for
+        :func:`~companion.torch.rl.reward_models.train_reward_model` and for ``dpo_finetune``'s
+        ``data``, so that a reward model and DPO can learn from the same pairs.
+    """
+    _check_prompt(prompt)
+    generator = torch.Generator(device=prompt.device).manual_seed(seed)
+    return _label_pairs(model, rater, prompt, pairs, positive_int(length, "length"), generator,
+                        as_rng(seed))
+
+
 def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
                  pairs: int = 2000, steps: int = 200, batch_size: int = 64, length: int = 10,
-                 lr: float = 1e-3, seed: int = 0) -> dict:
+                 lr: float = 1e-3, seed: int = 0, data=None) -> dict:
     """Fine-tune ``policy`` in place with offline DPO on rater-labelled pairs from ``reference``.
 
     Draws ``pairs`` pairs (a_i, b_i) of responses from pi_ref once, asks the rater which of each
@@ -228,31 +267,28 @@ def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
         pairs: N labelled pairs. steps: Adam steps. batch_size: pairs per step.
         length: tokens per response. lr: Adam's learning rate.
         seed: seeds the sampling of the pairs, the rater's noise and the minibatches.
+        data: None, or (chosen, rejected) (N, P + L) ids from :func:`preference_pairs` to train
+            on instead of sampling ``pairs`` new pairs (``rater`` is then not used).
 
     Returns:
         dict of per-step lists over the minibatch: ``loss``; ``accuracy`` (share of pairs whose
         implicit reward beta (log pi - log pi_ref) ranks the chosen response higher);
         ``chosen`` and ``rejected`` (mean log pi - log pi_ref of each, nats).
     """
-    compare = getattr(rater, "compare", rater)
-    if not callable(compare):
-        raise TypeError(f"rater must have a compare method or be callable, got "
-                        f"{type(rater).__name__}")
     beta = real_number(beta, "beta", low=0.0, low_inclusive=False)
-    pairs, batch_size = positive_int(pairs, "pairs"), positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     P = _check_prompt(prompt).numel()
     generator = torch.Generator(device=prompt.device).manual_seed(seed)
-    rng = as_rng(seed)
     reference.eval()
-    first, second = (sample_responses(reference, prompt, pairs, length, generator)
-                     for _ in range(2))  # (N, P + L) each
-    first_wins = np.asarray(compare(first[:, P:].cpu().numpy(), second[:, P:].cpu().numpy(),
-                                    rng))
-    if first_wins.shape != (pairs,):
-        raise ValueError(f"the rater must return ({pairs},) preferences, got shape "
-                         f"{first_wins.shape}")
-    keep = torch.as_tensor(first_wins, dtype=torch.bool, device=first.device)[:, None]  # (N, 1)
-    chosen, rejected = torch.where(keep, first, second), torch.where(keep, second, first)
+    if data is None:
+        chosen, rejected = _label_pairs(reference, rater, prompt, pairs, length, generator,
+                                        as_rng(seed))
+    else:
+        chosen, rejected = data
+        if (not isinstance(chosen, torch.Tensor) or chosen.shape != rejected.shape
+                or chosen.dim() != 2 or len(chosen) == 0 or chosen.shape[1] <= P):
+            raise ValueError("data must be two non-empty (N, P + L) id tensors of one shape")
+    pairs = len(chosen)
     with torch.no_grad():
         ref_chosen = reference.sequence_log_prob(chosen, prompt_length=P)  # (N,)
         ref_rejected = reference.sequence_log_prob(rejected, prompt_length=P)  # (N,)
