@@ -39,6 +39,10 @@ def test_episode_gradients_match_autograd():
     (weights * log_pi).sum().backward()
     ours = episode_gradients(policy.detach(), episodes, weights).sum(0)
     np.testing.assert_allclose(ours, logits.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="weights must be"):
+        episode_gradients(policy.detach(), episodes, weights[:, :-1])
+    with pytest.raises(TypeError, match="episodes"):
+        episode_gradients(policy.detach(), "episodes", weights)
 
 
 def test_every_estimator_is_unbiased_with_the_exact_critic():

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import as_float_array, positive_int, real_number
 from companion.torch.rl.environments import Episodes, TabularMDP
 from companion.torch.rl.returns import gae_advantages, reward_to_go
 
@@ -92,8 +92,10 @@ def episode_gradients(policy, episodes: Episodes, weights) -> np.ndarray:
     Returns:
         (N, S, A); their mean estimates grad J.
     """
-    policy = np.asarray(policy, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
+    if not isinstance(episodes, Episodes):
+        raise TypeError(f"episodes must be Episodes, got {type(episodes).__name__}")
+    policy = as_float_array(policy, "policy", ndim=2, shape_hint="(S, A)")
+    weights = as_float_array(weights, "weights", ndim=2, shape_hint="(N, H)")
     N, H = episodes.actions.shape
     if weights.shape != (N, H):
         raise ValueError(f"weights must be (N, H) = {(N, H)}, got {weights.shape}")
