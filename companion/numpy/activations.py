@@ -26,9 +26,9 @@ class ReLU(Module):
         super().__init__()
         self._blocked = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*). Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*). Returns y, same shape."""
+        x = as_float_array(input, "input")
         self._blocked = x <= 0  # False for nan, which passes through
         return np.where(self._blocked, 0.0, x)
 
@@ -50,9 +50,9 @@ class Sigmoid(Module):
         super().__init__()
         self._out = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*). Returns y, same shape."""
-        self._out = sigmoid(as_float_array(x, "x"))
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*). Returns y, same shape."""
+        self._out = sigmoid(as_float_array(input, "input"))
         return self._out
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
@@ -73,9 +73,9 @@ class Tanh(Module):
         super().__init__()
         self._out = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*). Returns y, same shape."""
-        self._out = np.tanh(as_float_array(x, "x"))
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*). Returns y, same shape."""
+        self._out = np.tanh(as_float_array(input, "input"))
         return self._out
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
@@ -110,9 +110,9 @@ class GELU(Module):
         self._x = None
         self._cdf = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*). Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*). Returns y, same shape."""
+        x = as_float_array(input, "input")
         if self.approximate == "tanh":
             t = np.tanh(math.sqrt(2.0 / math.pi) * (x + self._KAPPA * x ** 3))
             cdf = 0.5 * (1.0 + t)
@@ -152,9 +152,9 @@ class Softmax(Module):
         self.dim = integer(dim, "Softmax dim")
         self._out = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*), 0-d too (one slice of one value, as torch). Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*), 0-d too (a slice of one value, as torch). Returns y, alike."""
+        x = as_float_array(input, "input")
         self._shape = x.shape
         x = x.reshape(-1) if x.ndim == 0 else x  # () -> (1,)
         self._axis = normalize_dim(self.dim, x.ndim, "Softmax dim")
@@ -184,9 +184,9 @@ class LogSoftmax(Module):
         self.dim = integer(dim, "LogSoftmax dim")
         self._out = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*), 0-d too (one slice of one value, as torch). Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*), 0-d too (a slice of one value, as torch). Returns y, alike."""
+        x = as_float_array(input, "input")
         self._shape = x.shape
         x = x.reshape(-1) if x.ndim == 0 else x  # () -> (1,)
         self._axis = normalize_dim(self.dim, x.ndim, "LogSoftmax dim")

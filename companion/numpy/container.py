@@ -34,11 +34,11 @@ class Sequential(Module):
         for position, layer in enumerate(layers):
             self.add_module(str(position), layer)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: the first layer's input. Returns the last layer's output."""
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: the first layer's input. Returns the last layer's output."""
         for layer in self._children.values():
-            x = layer.forward(x)
-        return x
+            input = layer.forward(input)
+        return input
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """grad_output: dL/dy for the last output. Returns dL/dx for the first input."""

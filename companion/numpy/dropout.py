@@ -27,9 +27,9 @@ class Dropout(Module):
         self.mask = None
         self._shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: any shape (*). Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: any shape (*). Returns y, same shape."""
+        x = as_float_array(input, "input")
         self._shape = x.shape
         if not self.training:
             self.mask = None

@@ -47,9 +47,9 @@ class Embedding(Module):
         self.add_param("weight", weight)
         self._index = None
 
-    def forward(self, index: np.ndarray) -> np.ndarray:
-        """index: integer array of any shape ``(*)``. Returns the vectors, shape ``(*, D)``."""
-        self._index = as_index_array(index, "index", upper=self.num_embeddings)
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: integer array of any shape ``(*)``. Returns the vectors, shape ``(*, D)``."""
+        self._index = as_index_array(input, "input", upper=self.num_embeddings)
         return self._params["weight"][self._index]  # (*, D)
 
     def backward(self, grad_output: np.ndarray) -> None:

@@ -85,9 +85,9 @@ class Flatten(Module):
         self.end_dim = integer(end_dim, "end_dim")
         self._shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (d_0, ..., d_{k-1}). Returns an array with axes start_dim..end_dim merged."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: (d_0, ..., d_{k-1}). Returns an array with axes start_dim..end_dim merged."""
+        x = as_float_array(input, "input")
         self._shape = x.shape
         return x.reshape(flattened_shape(x.shape, self.start_dim, self.end_dim))
 

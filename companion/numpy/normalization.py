@@ -61,18 +61,18 @@ class _BatchNorm(Module):
         self._buffers["running_var"] *= 1.0 - factor
         self._buffers["running_var"] += factor * unbiased
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: see the class docstring for the layout. Returns y, same shape."""
-        x = as_float_array(x, "x", ndim=self._ranks, shape_hint=self._layout)
-        check_size(x, 1, self.num_features, "x", "num_features (channels)")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: see the class docstring for the layout. Returns y, same shape."""
+        x = as_float_array(input, "input", ndim=self._ranks, shape_hint=self._layout)
+        check_size(x, 1, self.num_features, "input", "num_features (channels)")
         axes = (0,) + tuple(range(2, x.ndim))  # every axis but C
         shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over x
         use_batch = self.training or not self.track_running_stats
         if use_batch:
             count = x.size // self.num_features
             if count <= 1:
-                raise ValueError(f"x must hold more than 1 value per channel to compute batch "
-                                 f"statistics, got shape {x.shape}")
+                raise ValueError(f"input must hold more than 1 value per channel to compute "
+                                 f"batch statistics, got shape {x.shape}")
             mean = np.mean(x, axis=axes)
             var = np.var(x, axis=axes)
             if self.training and self.track_running_stats:
@@ -174,12 +174,12 @@ class LayerNorm(Module):
                 self.add_param("bias", np.zeros(self.normalized_shape))
         self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: ``(*, *normalized_shape)``, e.g. ``(N, T, D)``. Returns y, same shape."""
-        x = as_float_array(x, "x")
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        """input: ``(*, *normalized_shape)``, e.g. ``(N, T, D)``. Returns y, same shape."""
+        x = as_float_array(input, "input")
         k = len(self.normalized_shape)
         if x.shape[x.ndim - k:] != self.normalized_shape or x.ndim < k:
-            raise ValueError(f"x must end with normalized_shape {self.normalized_shape}, "
+            raise ValueError(f"input must end with normalized_shape {self.normalized_shape}, "
                              f"got shape {x.shape}")
         axes = tuple(range(x.ndim - k, x.ndim))
         mean = np.mean(x, axis=axes, keepdims=True)  # (*, 1, ..., 1)

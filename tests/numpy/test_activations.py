@@ -97,7 +97,7 @@ def test_backward_before_forward_is_an_error():
 
 @pytest.mark.parametrize("layer", [ReLU(), Sigmoid(), Tanh(), GELU(), Softmax(0), LogSoftmax(0)])
 def test_non_numeric_input_is_rejected(layer):
-    with pytest.raises(TypeError, match="x must be a numeric array, got list with dtype <U1"):
+    with pytest.raises(TypeError, match="input must be a numeric array, got list with dtype <U1"):
         layer.forward(["a", "b"])
 
 

@@ -63,7 +63,7 @@ def test_bad_arguments_and_inputs():
             Dropout(p)
     with pytest.raises(TypeError, match="p must be a real number, got str 'half'"):
         Dropout("half")
-    with pytest.raises(TypeError, match="x must be a numeric array"):
+    with pytest.raises(TypeError, match="input must be a numeric array"):
         Dropout().forward(["a"])
     with pytest.raises(RuntimeError, match="Dropout.backward was called before forward"):
         Dropout().backward(np.zeros(3))

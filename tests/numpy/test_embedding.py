@@ -50,11 +50,11 @@ def test_an_index_out_of_range_is_refused_like_torch(index):
 
 def test_bad_inputs_and_arguments():
     layer = Embedding(5, 2)
-    with pytest.raises(ValueError, match="index must be smaller than 5, got maximum 5"):
+    with pytest.raises(ValueError, match="input must be smaller than 5, got maximum 5"):
         layer.forward(np.array([0, 5]))
-    with pytest.raises(ValueError, match="index must be non-negative, got minimum -1"):
+    with pytest.raises(ValueError, match="input must be non-negative, got minimum -1"):
         layer.forward(np.array([-1]))
-    with pytest.raises(TypeError, match="index must hold integer indices, got dtype float64"):
+    with pytest.raises(TypeError, match="input must hold integer indices, got dtype float64"):
         layer.forward(np.array([1.0]))
     with pytest.raises(RuntimeError, match="Embedding.backward was called before forward"):
         layer.backward(np.zeros((1, 2)))

@@ -81,24 +81,24 @@ def test_bad_input_is_refused_like_torch(theirs, shape):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=(r"x must have 2 or 3 dimensions \(N, C\) or \(N, C, L\), "
-                                          r"got shape \(2, 3, 4, 5\)")):
+    with pytest.raises(ValueError, match=(r"input must have 2 or 3 dimensions \(N, C\) or "
+                                          r"\(N, C, L\), got shape \(2, 3, 4, 5\)")):
         BatchNorm1d(3).forward(np.zeros((2, 3, 4, 5)))
-    with pytest.raises(ValueError, match=(r"x must have 4 dimensions \(N, C, H, W\), got shape "
+    with pytest.raises(ValueError, match=(r"input must have 4 dimensions \(N, C, H, W\), got shape "
                                           r"\(2, 3\)")):
         BatchNorm2d(3).forward(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=(r"x must have num_features \(channels\) = 3 along axis "
-                                          r"1, got shape \(2, 4\)")):
+    with pytest.raises(ValueError, match=(r"input must have num_features \(channels\) = 3 along "
+                                          r"axis 1, got shape \(2, 4\)")):
         BatchNorm1d(3).forward(np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"more than 1 value per channel .* got shape \(1, 3\)"):
         BatchNorm1d(3).forward(np.zeros((1, 3)))
-    with pytest.raises(TypeError, match="x must be a numeric array"):
+    with pytest.raises(TypeError, match="input must be a numeric array"):
         BatchNorm2d(3).forward([[["a"]]])
-    with pytest.raises(ValueError, match=(r"x must end with normalized_shape \(3, 4\), got shape "
-                                          r"\(3, 5\)")):
+    with pytest.raises(ValueError, match=(r"input must end with normalized_shape \(3, 4\), got "
+                                          r"shape \(3, 5\)")):
         LayerNorm((3, 4)).forward(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match=(r"x must end with normalized_shape \(2, 3\), got shape "
-                                          r"\(3,\)")):
+    with pytest.raises(ValueError, match=(r"input must end with normalized_shape \(2, 3\), got "
+                                          r"shape \(3,\)")):
         LayerNorm((2, 3)).forward(np.zeros(3))
     with pytest.raises(RuntimeError, match="BatchNorm1d.backward was called before forward"):
         BatchNorm1d(3).backward(np.zeros((2, 3)))
