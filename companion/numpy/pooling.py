@@ -83,7 +83,9 @@ class MaxPool2d(_Pool2d):
         kernel_size: an int or an (height, width) pair.
         stride: an int or a pair; None (the default) means kernel_size.
         padding, dilation: an int or a pair; padding is at most half of the kernel.
-        return_indices: accepted for torch's signature; only False is supported.
+        return_indices: also return where each maximum was, as torch: its flat index
+            h * W + w in the (unpadded) H x W plane of its channel, an int64 array shaped like
+            the output.
         ceil_mode: round H_out and W_out up, keeping a last window that starts inside the input
             or its left padding.
 
@@ -94,8 +96,10 @@ class MaxPool2d(_Pool2d):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        if return_indices:
-            raise ValueError("return_indices=True is not supported, got return_indices=True")
+        if not isinstance(return_indices, (bool, np.bool_)):
+            raise TypeError(f"return_indices must be True or False, got "
+                            f"{type(return_indices).__name__} {return_indices!r}")
+        self.return_indices = bool(return_indices)
         self._argmax = None
 
     def forward(self, input: np.ndarray) -> np.ndarray:
@@ -112,7 +116,20 @@ class MaxPool2d(_Pool2d):
         for offset in reversed(range(kh * kw)):  # the first offset that holds the max, on ties
             np.copyto(winner, offset, where=hit[offset])
         self._argmax, self._x_shape = winner, x.shape
-        return self._unbatch(out.reshape(n, c, h_out, w_out))
+        out = self._unbatch(out.reshape(n, c, h_out, w_out))
+        if not self.return_indices:
+            return out
+        rows, columns = self._winner_position(winner.reshape(n, c, h_out, w_out))
+        return out, self._unbatch(rows * x.shape[3] + columns)  # flat index in the H x W plane
+
+    def _winner_position(self, winner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column, in the unpadded input, of each window's maximum (kernel offset)."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
+                                                  self.dilation)
+        h_out, w_out = winner.shape[-2:]
+        rows = np.arange(h_out)[:, None] * sh + (winner // kw) * dh - ph
+        columns = np.arange(w_out) * sw + (winner % kw) * dw - pw
+        return rows, columns
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient for the input (N, C, H, W): each output's gradient lands on its maximum.
@@ -122,14 +139,12 @@ class MaxPool2d(_Pool2d):
         """
         grad_output = self._grad_output(grad_output)
         n, c, h, w = self._x_shape
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding,
-                                                  self.dilation)
+        ph, pw = self.padding
         _, (mh, mw) = self._geometry(self._x_shape)
         padded_h, padded_w = h + 2 * ph + mh, w + 2 * pw + mw
         h_out, w_out = grad_output.shape[2:]
-        winner = self._argmax.reshape(n * c, h_out, w_out)  # (N C, H_out, W_out)
-        rows = np.arange(h_out)[:, None] * sh + (winner // kw) * dh  # in the padded input
-        columns = np.arange(w_out) * sw + (winner % kw) * dw
+        rows, columns = self._winner_position(self._argmax.reshape(n * c, h_out, w_out))
+        rows, columns = rows + ph, columns + pw  # in the padded input, (N C, H_out, W_out)
         image = np.arange(n * c)[:, None, None]  # (N C, 1, 1)
         flat = (image * padded_h + rows) * padded_w + columns  # (N C, H_out, W_out)
         grad = np.bincount(flat.ravel(), weights=grad_output.ravel(),

@@ -188,8 +188,21 @@ def test_bad_inputs_are_named(layer):
         layer(2, stride=0)
 
 
+@pytest.mark.parametrize("theirs, shape", [
+    (torch.nn.MaxPool2d(2, return_indices=True), (2, 3, 6, 5)),
+    (torch.nn.MaxPool2d(3, 2, 1, dilation=(1, 2), return_indices=True), (1, 2, 7, 9)),
+    (torch.nn.MaxPool2d(2, ceil_mode=True, return_indices=True), (3, 5, 5))])
+def test_return_indices_matches_torch(theirs, shape):
+    """The flat h * W + w position of each maximum, as torch returns it (ties: the first)."""
+    ours = MaxPool2d.from_torch(theirs)
+    x = np.round(random_array(shape, seed=4), 1)  # rounding makes ties in some windows
+    report = check_parity(ours, theirs, x)
+    assert "output 1" in report  # the indices were compared
+    assert ours.forward(x)[1].dtype.kind == "i"
+
+
 def test_unsupported_options_are_refused():
-    with pytest.raises(ValueError, match="return_indices=True is not supported"):
-        MaxPool2d.from_torch(torch.nn.MaxPool2d(2, return_indices=True))
+    with pytest.raises(TypeError, match="return_indices must be True or False"):
+        MaxPool2d(2, return_indices="yes")
     with pytest.raises(ValueError, match="divisor_override must be positive, got 0"):
         AvgPool2d(2, divisor_override=0)
