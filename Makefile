@@ -59,7 +59,7 @@ test: book
 
 ## check: the unit tests alone, in parallel: tests/ without the chapters and without the checks
 ## of the built book (browser, notebooks, Colab); the quick loop while changing the package
-BUILT_BOOK_TESTS := tests/test_browser.py tests/test_notebooks.py tests/test_colab.py
+BUILT_BOOK_TESTS := tests/test_browser.py tests/test_launch.py tests/test_lab.py tests/test_colab.py
 check: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests $(BUILT_BOOK_TESTS:%=--ignore=%)
 
