@@ -6,7 +6,43 @@ import numpy as np
 
 from companion.figures import use_book_style
 
+
+
+def plain_outputs() -> None:
+    """Outputs as a reader wants them: NumPy scalars as rounded numbers, not ``np.float64(...)``,
+    and no ``<matplotlib.legend.Legend at 0x...>`` or ``Text(...)`` after a plotting cell.
+
+    The book's pages call it by importing this module; outside IPython it does nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell.display_trap, "plain_outputs", False):
+        return
+    from matplotlib.artist import Artist
+
+    def scalar(value, printer, cycle):
+        value = value.item()
+        printer.text(f"{value:.6g}" if isinstance(value, float) else repr(value))
+
+    plain = shell.display_formatter.formatters["text/plain"]
+    for kind in {t for t in np.sctypeDict.values() if issubclass(t, (np.number, np.bool_))}:
+        plain.for_type(kind, scalar)  # each concrete type: each defines its own __repr__
+    shown = shell.display_trap.hook
+
+    def hook(result):
+        artists = result if isinstance(result, (list, tuple)) and result else [result]
+        if not all(isinstance(a, Artist) for a in artists):  # a figure cell shows its figure only
+            shown(result)
+
+    shell.display_trap.hook = hook
+    shell.display_trap.plain_outputs = True
+
+
 use_book_style()  # every page imports this module, so every figure shares the book's style
+plain_outputs()
 
 
 def glue(name: str, value, display: bool = False) -> None:
@@ -20,3 +56,84 @@ def glue(name: str, value, display: bool = False) -> None:
     if isinstance(value, np.generic):
         value = value.item()
     myst_glue(name, value, display=display)
+
+
+def definition(obj) -> str:
+    """The source of a function, method or class as the book shows it: the definition only.
+
+    Docstrings, argument checks that only raise (``if ...: raise``) and calls to ``check_*``
+    helpers are left out: they are tested, but they hide the few lines that are the idea.
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(obj))
+    drop: set[int] = set()
+    blank_after: set[int] = set()  # the line after a docstring, dropped if it is blank
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+                drop.update(range(first.lineno, first.end_lineno + 1))
+                blank_after.add(first.end_lineno + 1)
+        guard = (isinstance(node, ast.If) and not node.orelse
+                 and all(isinstance(s, ast.Raise) for s in node.body))
+        call = isinstance(node, ast.Expr) and getattr(node.value, "func", None)
+        name = getattr(call, "id", None) or getattr(call, "attr", None) or ""
+        if guard or name.startswith(("check_", "_check")):
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    lines = source.splitlines()
+    drop.update(i for i in blank_after if i <= len(lines) and not lines[i - 1].strip())
+    return "\n".join(line for i, line in enumerate(lines, 1) if i not in drop).strip() + "\n"
+
+
+def _highlighted(objs) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    code = "\n\n".join(definition(obj) for obj in objs)
+    return highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+
+
+def _names(objs) -> str:
+    return ", ".join(f"<code>{obj.__module__}.{obj.__qualname__}</code>" for obj in objs)
+
+
+def show_source(*objs):
+    """Show the definitions of ``objs`` (functions, methods, classes) in one folded block.
+
+    The reader opens it to read the package's own code, so the text cannot drift from what is
+    tested. In the book and in Jupyter alike it is a ``<details>`` element.
+    """
+    from IPython.display import HTML
+
+    return HTML(f'<details class="source"><summary>Source: {_names(objs)}</summary>'
+                f"{_highlighted(objs)}</details>")
+
+
+def source_tabs(numpy, torch):
+    """The NumPy and PyTorch versions of one component in synchronised tabs, folded.
+
+    ``numpy`` and ``torch`` are an object or a tuple of objects each. The tabs are
+    sphinx-design's: choosing "PyTorch" on one page switches every such block, on every page,
+    and the browser remembers the choice. Without sphinx-design's script (in Jupyter) both
+    versions show, one after the other.
+    """
+    from uuid import uuid4
+
+    from IPython.display import HTML
+
+    group, parts = f"sd-tab-set-{uuid4().hex}", []
+    for label, key, objs in (("NumPy", "numpy", numpy), ("PyTorch", "torch", torch)):
+        objs = objs if isinstance(objs, tuple) else (objs,)
+        tab = f"{group}-{key}"
+        parts.append(f'<input{" checked" if key == "numpy" else ""} id="{tab}" name="{group}" '
+                     f'type="radio"><label class="sd-tab-label" data-sync-group="implementation" '
+                     f'data-sync-id="{key}" for="{tab}">{label}</label>'
+                     f'<div class="sd-tab-content">{_highlighted(objs)}</div>')
+    names = _names((numpy if isinstance(numpy, tuple) else (numpy,))[:1])
+    return HTML(f'<details class="source"><summary>Source: {names}, NumPy and PyTorch</summary>'
+                f'<div class="sd-tab-set">{"".join(parts)}</div></details>')

@@ -3,7 +3,11 @@
 The book is served from ``_build/html`` on a loopback port; every request to any other host is
 blocked and recorded. Each page must load with no missing resource, render every equation with
 MathJax and every Mermaid diagram as an SVG, show its figures, and list every chapter in the
-navigation. Screenshots land in ``_build/screenshots/`` for a person to look at.
+navigation. Each page is then read at desktop width (1280 px) and phone width (390 px): nothing
+(code, output, table, display equation) may be wider than its column unless it scrolls, no table
+may be left as raw ``|---|`` text, no ``np.float64(`` or ``<matplotlib.`` repr may show, and at
+desktop width every Mermaid diagram's text must be at least 10 px tall. Screenshots land in
+``_build/screenshots/{desktop,phone,dark}/`` for a person to look at.
 """
 
 from __future__ import annotations
@@ -25,6 +29,39 @@ PAGES = [page.relative_to(ROOT).with_suffix("").as_posix() for page in toc_pages
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{")
+WIDTHS = {"desktop": 1280, "phone": 390}
+MIN_DIAGRAM_TEXT_PX = 10
+
+# Measured in the page: boxes wider than they may be, raw tables and reprs in the prose and
+# outputs, and the height of the smallest text of every Mermaid diagram as drawn.
+MEASURE = """(() => {
+  const main = document.querySelector('main');
+  const column = main.querySelector('article').getBoundingClientRect().right + 1;
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const name = e => (e.closest('section[id]') || main).id + ': ' + e.tagName.toLowerCase() +
+      '.' + [...e.classList].join('.') + ' ' + e.textContent.trim().slice(0, 60);
+  const boxes = [...main.querySelectorAll(
+      '.cell_input pre, .cell_output pre, .cell_output .output, table, div.math, ' +
+      'mjx-container[display="true"], pre.mermaid')];
+  const clipped = boxes.filter(e => e.offsetParent !== null)
+      .filter(e => (e.scrollWidth > e.clientWidth + 1 && !scrolls(e))
+                   || e.getBoundingClientRect().right > column && !scrolls(e.parentElement))
+      .map(name);
+  const text = main.cloneNode(true);
+  text.querySelectorAll('.cell_input, pre.mermaid, script, style').forEach(e => e.remove());
+  document.body.appendChild(text);
+  const shown = text.innerText;
+  text.remove();
+  const diagrams = [...main.querySelectorAll('pre.mermaid > svg')].map(svg => {
+      const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      const sizes = [...svg.querySelectorAll('.nodeLabel, .edgeLabel, text')]
+          .filter(t => t.textContent.trim())
+          .map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+      return Math.min(...sizes); });
+  return {clipped, diagrams,
+          raw_tables: (shown.match(/^.*\\|\\s*:?-{3,}.*$/gm) || []),
+          reprs: (shown.match(/np\\.(float|int)\\d*\\(|<matplotlib\\.[^>]*>/g) || [])};
+})()"""
 
 
 def find_chromium() -> str:
@@ -101,8 +138,9 @@ def test_page_renders_offline(browser, server, page_path):
         wait_for_renderers(page)
     except PlaywrightTimeout:
         pytest.fail("equations or diagrams never finished rendering; " + "; ".join(problems))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{page_path.replace('/', '__')}.png"), full_page=True)
+    shot = f"{page_path.replace('/', '__')}.png"
+    (SHOTS / "desktop").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "desktop" / shot), full_page=True)
 
     assert problems == [], "\n".join(problems)
 
@@ -129,4 +167,28 @@ def test_page_renders_offline(browser, server, page_path):
                             ".map(a => new URL(a.href).pathname)"))
     listed = {f"/{p}.html" for p in PAGES if p != PAGES[0]}
     assert listed <= nav, f"chapters missing from the navigation: {sorted(listed - nav)}"
+
+    faults = []
+    for width_name, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)  # let the layout settle at the new width
+        found = page.evaluate(MEASURE)
+        faults += [f"{width_name}: wider than its column, not scrolling: {c}"
+                   for c in found["clipped"]]
+        faults += [f"{width_name}: table left as raw text: {t!r}" for t in found["raw_tables"]]
+        faults += [f"{width_name}: repr shown: {r!r}" for r in found["reprs"]]
+        if width_name == "desktop":
+            faults += [f"Mermaid diagram {i}'s text is {px:.1f} px (< {MIN_DIAGRAM_TEXT_PX})"
+                       for i, px in enumerate(found["diagrams"]) if px < MIN_DIAGRAM_TEXT_PX]
+    (SHOTS / "phone").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone" / shot), full_page=True)
+    assert faults == [], "\n".join(faults)
+
+    page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+    page.emulate_media(color_scheme="dark")
+    page.reload(wait_until="load")
+    wait_for_renderers(page)
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    (SHOTS / "dark").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "dark" / shot))
     page.close()

@@ -1,0 +1,37 @@
+"""The package's code as the book shows it: definitions only, folded, NumPy and PyTorch in tabs."""
+
+import companion.numpy as cn
+import companion.torch as ct
+from companion.notebook import definition, show_source, source_tabs
+
+
+def scaled(x, factor):
+    """Multiply ``x`` by ``factor``."""
+
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    check_finite(x)  # noqa: F821  (never called: only its source is read)
+    return x * factor  # the idea
+
+
+def test_definition_drops_docstrings_and_argument_checks():
+    assert definition(scaled) == "def scaled(x, factor):\n    return x * factor  # the idea\n"
+
+
+def test_definition_keeps_the_code_of_a_package_method():
+    shown = definition(cn.Embedding.forward)
+    assert shown.startswith("def forward(") and "return" in shown and '"""' not in shown
+
+
+def test_show_source_is_folded_and_highlighted():
+    html = show_source(cn.Embedding.forward).data
+    assert html.startswith("<details") and 'class="highlight"' in html
+    assert "companion.numpy.embedding.Embedding.forward" in html
+
+
+def test_source_tabs_sync_numpy_and_pytorch():
+    html = source_tabs(numpy=(cn.Embedding.forward, cn.Embedding.backward),
+                       torch=ct.Embedding.forward).data
+    assert html.count('class="sd-tab-label" data-sync-group="implementation"') == 2
+    assert 'data-sync-id="numpy"' in html and 'data-sync-id="torch"' in html
+    assert html.count("<input") == 2 and html.count(" checked ") == 1
