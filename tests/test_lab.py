@@ -54,8 +54,9 @@ def lab(tmp_path_factory):
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
     log = (home / "lab.log").open("w")
-    server = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}",
-                               "LAB_ARGS=--no-browser --port-retries=0"],
+    # JupyterLab keeps a checkpoint of each file it opens: keep the test's out of book/.
+    lab_args = f"--no-browser --port-retries=0 --FileCheckpoints.checkpoint_dir={home / 'saved'}"
+    server = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_ARGS={lab_args}"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -77,6 +78,7 @@ def lab(tmp_path_factory):
             server.kill()
     with pytest.raises(urllib.error.URLError):
         api(base, token, "api/status")
+    assert not list((ROOT / "book").rglob(".ipynb_checkpoints")), "the test wrote into book/"
 
 
 def test_a_chapter_opens_as_a_notebook_and_runs(lab):

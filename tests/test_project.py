@@ -14,7 +14,8 @@ ROOT = Path(__file__).parent.parent
 
 def test_every_page_in_book_is_in_the_toc_and_back():
     listed = set(toc_pages())
-    on_disk = {p for p in (ROOT / "book").rglob("*.md") if "_build" not in p.parts}
+    on_disk = {p for p in (ROOT / "book").rglob("*.md")
+               if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts}  # JupyterLab's
     assert on_disk - listed == set(), "pages in book/ that _toc.yml does not list"
     assert listed - on_disk == set(), "_toc.yml entries with no file"
 
