@@ -57,7 +57,8 @@ def lab(tmp_path_factory):
     # JupyterLab keeps a checkpoint of each file it opens: keep the test's out of book/.
     lab_args = f"--no-browser --port-retries=0 --FileCheckpoints.checkpoint_dir={home / 'saved'}"
     server = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_ARGS={lab_args}"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)  # a group of its own, for the last resort
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
@@ -66,7 +67,8 @@ def lab(tmp_path_factory):
             break
         except (urllib.error.URLError, ConnectionError):
             if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
+                if server.poll() is None:
+                    os.killpg(server.pid, signal.SIGKILL)
                 pytest.fail(f"`make lab` did not serve {base}:\n{(home / 'lab.log').read_text()}")
             time.sleep(1)
     yield base, token
@@ -75,7 +77,7 @@ def lab(tmp_path_factory):
         server.wait(timeout=60)
     finally:
         if server.poll() is None:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)  # make and JupyterLab, if SIGTERM failed
     with pytest.raises(urllib.error.URLError):
         api(base, token, "api/status")
     assert not list((ROOT / "book").rglob(".ipynb_checkpoints")), "the test wrote into book/"
