@@ -181,7 +181,7 @@ def test_page_renders_offline(browser, server, page_path):
             faults += [f"Mermaid diagram {i}'s text is {px:.1f} px (< {MIN_DIAGRAM_TEXT_PX})"
                        for i, px in enumerate(found["diagrams"]) if px < MIN_DIAGRAM_TEXT_PX]
     (SHOTS / "phone").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "phone" / shot), full_page=True)
+    page.screenshot(path=str(SHOTS / "phone" / shot))
     assert faults == [], "\n".join(faults)
 
     page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
