@@ -52,7 +52,9 @@ MEASURE = """(() => {
   document.body.appendChild(text);
   const shown = text.innerText;
   text.remove();
-  const diagrams = [...main.querySelectorAll('pre.mermaid > svg')].map(svg => {
+  const diagrams = [...main.querySelectorAll('pre.mermaid > svg')]
+    .filter(svg => svg.getBoundingClientRect().width > 0 && svg.viewBox.baseVal.width > 0)
+    .map(svg => {
       const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
       const sizes = [...svg.querySelectorAll('.nodeLabel, .edgeLabel, text')]
           .filter(t => t.textContent.trim())
