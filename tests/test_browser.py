@@ -47,6 +47,9 @@ MEASURE = """(() => {
       .filter(e => (e.scrollWidth > e.clientWidth + 1 && !scrolls(e))
                    || e.getBoundingClientRect().right > column && !scrolls(e.parentElement))
       .map(name);
+  const unwrapped = [...main.querySelectorAll('.cell_output pre')]  // text output wraps
+      .filter(e => e.offsetParent !== null && !e.closest('details.source, pre.mermaid'))
+      .filter(e => e.scrollWidth > e.clientWidth + 1).map(name);
   const text = main.cloneNode(true);
   text.querySelectorAll('.cell_input, pre.mermaid, script, style').forEach(e => e.remove());
   document.body.appendChild(text);
@@ -60,7 +63,7 @@ MEASURE = """(() => {
           .filter(t => t.textContent.trim())
           .map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
       return Math.min(...sizes); });
-  return {clipped, diagrams,
+  return {clipped, unwrapped, diagrams,
           raw_tables: (shown.match(/^.*\\|\\s*:?-{3,}.*$/gm) || []),
           reprs: (shown.match(/np\\.(float|int)\\d*\\(|<matplotlib\\.[^>]*>/g) || [])};
 })()"""
@@ -177,6 +180,7 @@ def test_page_renders_offline(browser, server, page_path):
         found = page.evaluate(MEASURE)
         faults += [f"{width_name}: wider than its column, not scrolling: {c}"
                    for c in found["clipped"]]
+        faults += [f"{width_name}: output runs past the column: {u}" for u in found["unwrapped"]]
         faults += [f"{width_name}: table left as raw text: {t!r}" for t in found["raw_tables"]]
         faults += [f"{width_name}: repr shown: {r!r}" for r in found["reprs"]]
         if width_name == "desktop":
