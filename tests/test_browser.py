@@ -63,7 +63,8 @@ MEASURE = """(() => {
           .filter(t => t.textContent.trim())
           .map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
       return Math.min(...sizes); });
-  return {clipped, unwrapped, diagrams,
+  const page_width = document.documentElement.scrollWidth - window.innerWidth;
+  return {clipped, unwrapped, diagrams, page_width,
           raw_tables: (shown.match(/^.*\\|\\s*:?-{3,}.*$/gm) || []),
           reprs: (shown.match(/np\\.(float|int)\\d*\\(|<matplotlib\\.[^>]*>/g) || [])};
 })()"""
@@ -181,6 +182,8 @@ def test_page_renders_offline(browser, server, page_path):
         faults += [f"{width_name}: wider than its column, not scrolling: {c}"
                    for c in found["clipped"]]
         faults += [f"{width_name}: output runs past the column: {u}" for u in found["unwrapped"]]
+        if found["page_width"] > 1:
+            faults.append(f"{width_name}: the page scrolls sideways by {found['page_width']} px")
         faults += [f"{width_name}: table left as raw text: {t!r}" for t in found["raw_tables"]]
         faults += [f"{width_name}: repr shown: {r!r}" for r in found["reprs"]]
         if width_name == "desktop":
