@@ -11,8 +11,11 @@ def shell():
     from IPython.testing.globalipapp import get_ipython
 
     shell = get_ipython()
-    assert shell.run_cell("import numpy as np, matplotlib.pyplot as plt\n"
-                          "import companion.notebook").success
+    # the module's set-up runs when a page imports it; reloaded, as another test may have
+    # imported it outside IPython first
+    assert shell.run_cell("import importlib, numpy as np, matplotlib.pyplot as plt\n"
+                          "import companion.notebook\n"
+                          "importlib.reload(companion.notebook)").success
     return shell
 
 
