@@ -23,23 +23,26 @@ class History:
     """What a training run recorded.
 
     Per optimiser step:
-        step_loss: the loss of each step, computed before its update.
-        lr: the learning rate each step used (the first parameter group's).
+
+    - ``step_loss``: the loss of each step, computed before its update.
+    - ``lr``: the learning rate each step used (the first parameter group's).
 
     Per evaluation (the end of each epoch in ``fit``; every ``eval_every`` steps and after the
     last in ``train_steps``):
-        eval_step: the number of steps taken when it ran.
-        train_loss: mean training loss of the period since the evaluation before (over its
-            examples in ``fit``, over its steps in ``train_steps``).
-        train_metrics: name -> the period's mean of each metric on the training batches.
-        val_loss: the loss on the validation data (empty without validation data or loss).
-        val_metrics: name -> each metric on the validation data.
+
+    - ``eval_step``: the number of steps taken when it ran.
+    - ``train_loss``: mean training loss of the period since the evaluation before (over its
+      examples in ``fit``, over its steps in ``train_steps``).
+    - ``train_metrics``: name -> the period's mean of each metric on the training batches.
+    - ``val_loss``: the loss on the validation data (empty without validation data or loss).
+    - ``val_metrics``: name -> each metric on the validation data.
 
     For the whole run:
-        best_epoch: index of the evaluation with the lowest validation loss (the training loss
-            without validation data), None before the first.
-        stopped_early: whether :class:`EarlyStopping` ended the run.
-        seconds: wall time in seconds.
+
+    - ``best_epoch``: index of the evaluation with the lowest validation loss (the training
+      loss without validation data), None before the first.
+    - ``stopped_early``: whether :class:`EarlyStopping` ended the run.
+    - ``seconds``: wall time in seconds.
     """
 
     step_loss: list[float] = field(default_factory=list)
