@@ -190,9 +190,9 @@ def test_softmax_wants_an_integer_dim_on_both_sides(layer):
     x = np.random.default_rng(0).normal(size=(2, 3, 4))
     for bad in (None, 1.0, True):
         assert assert_same_outcome(lambda p: getattr(p, layer)(bad))[0] is TypeError
-    for dim in (-3, 2):
-        assert assert_same_outcome(lambda p: getattr(p, layer)(dim), x)[0] == "ok"
-    for dim, data in ((3, x), (-4, x), (0, np.float64(1.0))):
+    for dim, data in ((-3, x), (2, x), (0, np.float64(1.0))):  # a 0-d input takes dim -1 or 0, as torch
+        assert assert_same_outcome(lambda p: getattr(p, layer)(dim), data)[0] == "ok"
+    for dim, data in ((3, x), (-4, x), (1, np.float64(1.0))):
         assert assert_same_outcome(lambda p: getattr(p, layer)(dim), data)[0] is ValueError
 
 
