@@ -47,7 +47,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
+    if deterministic and torch.backends.cudnn.is_available():  # no cuDNN, nothing to pin
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
 
