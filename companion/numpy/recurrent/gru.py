@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from companion.core.functional import sigmoid
-from companion.numpy.recurrent.stepping import Recurrent
+from companion.numpy.recurrent.stepping import HiddenStateRecurrent
 
 
-class GRU(Recurrent):
+class GRU(HiddenStateRecurrent):
     """Gated recurrent unit layer, as ``torch.nn.GRU`` with any number of layers and directions.
 
     With input projections x_t W_ih^T + b_ih = (x_r, x_z, x_n) and hidden projections
@@ -61,30 +61,3 @@ class GRU(Recurrent):
         d_gi = np.concatenate([d_r, d_z, d_xn], axis=-1)  # (N, 3H)
         d_gh = np.concatenate([d_r, d_z, d_xn * r], axis=-1)  # r scales h_n
         return d_gi, d_gh, (dh * z,)  # h_{t-1} also reaches h_t through z * h_{t-1}
-
-    def forward(self, input, hx=None):
-        """Run the layer over a sequence.
-
-        Args:
-            input: (T, N, I), or (N, T, I) if ``batch_first``, or unbatched (T, I).
-            hx: optional h_0 (L D, N, H) (or (L D, H) unbatched); zeros if None.
-
-        Returns:
-            ``(output, h_n)``: the last layer's h_t for every t, (T, N, D H) / (N, T, D H) /
-            (T, D H), and every layer's and direction's final state, (L D, N, H).
-        """
-        output, (h_n,) = self._forward(input, (hx,))
-        return output, h_n
-
-    def backward(self, grad_output, grad_h_n=None):
-        """Back-propagate through time; add parameter gradients into ``grads``.
-
-        Args:
-            grad_output: gradient of the loss w.r.t. ``output``, same shape.
-            grad_h_n: optional gradient w.r.t. ``h_n`` (L D, N, H).
-
-        Returns:
-            ``grad_input`` (the input's shape), or ``(grad_input, grad_hx)`` if forward got hx.
-        """
-        grad_input, grad_states = self._backward(grad_output, (grad_h_n,))
-        return grad_input if grad_states is None else (grad_input, grad_states[0])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.numpy.recurrent.stepping import Recurrent
+from companion.numpy.recurrent.stepping import HiddenStateRecurrent
 
 
-class RNN(Recurrent):
+class RNN(HiddenStateRecurrent):
     """Elman recurrent layer: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
     ``act`` is tanh or relu (``nonlinearity``), h_0 defaults to zeros. Mirrors ``torch.nn.RNN``
@@ -52,30 +52,3 @@ class RNN(Recurrent):
         (dh,), h = d_state, saved["h"]
         da = dh * (1.0 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0.0)
         return da, da, (0.0,)  # h_{t-1} reaches h_t only through gh
-
-    def forward(self, input, hx=None):
-        """Run the layer over a sequence.
-
-        Args:
-            input: (T, N, I), or (N, T, I) if ``batch_first``, or unbatched (T, I).
-            hx: optional h_0 (L D, N, H) (or (L D, H) unbatched); zeros if None.
-
-        Returns:
-            ``(output, h_n)``: the last layer's h_t for every t, (T, N, D H) / (N, T, D H) /
-            (T, D H), and every layer's and direction's final state, (L D, N, H).
-        """
-        output, (h_n,) = self._forward(input, (hx,))
-        return output, h_n
-
-    def backward(self, grad_output, grad_h_n=None):
-        """Back-propagate through time; add parameter gradients into ``grads``.
-
-        Args:
-            grad_output: gradient of the loss w.r.t. ``output``, same shape.
-            grad_h_n: optional gradient w.r.t. ``h_n`` (L D, N, H).
-
-        Returns:
-            ``grad_input`` (the input's shape), or ``(grad_input, grad_hx)`` if forward got hx.
-        """
-        grad_input, grad_states = self._backward(grad_output, (grad_h_n,))
-        return grad_input if grad_states is None else (grad_input, grad_states[0])

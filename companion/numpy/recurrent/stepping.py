@@ -301,3 +301,34 @@ class Recurrent(Module):
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
                 f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
                 f"dropout={self.dropout}, bidirectional={self.bidirectional})")
+
+
+class HiddenStateRecurrent(Recurrent):
+    """A recurrent layer whose state is h alone (RNN, GRU): forward and backward over ``(hx,)``."""
+
+    def forward(self, input, hx=None):
+        """Run the layer over a sequence.
+
+        Args:
+            input: (T, N, I), or (N, T, I) if ``batch_first``, or unbatched (T, I).
+            hx: optional h_0 (L D, N, H) (or (L D, H) unbatched); zeros if None.
+
+        Returns:
+            ``(output, h_n)``: the last layer's h_t for every t, (T, N, D H) / (N, T, D H) /
+            (T, D H), and every layer's and direction's final state, (L D, N, H).
+        """
+        output, (h_n,) = self._forward(input, (hx,))
+        return output, h_n
+
+    def backward(self, grad_output, grad_h_n=None):
+        """Back-propagate through time; add parameter gradients into ``grads``.
+
+        Args:
+            grad_output: gradient of the loss w.r.t. ``output``, same shape.
+            grad_h_n: optional gradient w.r.t. ``h_n`` (L D, N, H).
+
+        Returns:
+            ``grad_input`` (the input's shape), or ``(grad_input, grad_hx)`` if forward got hx.
+        """
+        grad_input, grad_states = self._backward(grad_output, (grad_h_n,))
+        return grad_input if grad_states is None else (grad_input, grad_states[0])
