@@ -33,14 +33,29 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """e^{x_i} / sum_j e^{x_j} along ``axis``; a fully ``-inf`` slice gives zeros, not ``nan``.
+    """e^{x_i} / sum_j e^{x_j} along ``axis``, shifted by the maximum so it never overflows.
 
-    A slice holding ``nan`` or ``+inf`` is ``nan`` throughout, as in torch; it never turns finite.
+    As torch's softmax, a slice that is entirely ``-inf``, or holds ``nan`` or ``+inf``, is
+    ``nan`` throughout; attention, where such a row means "every key blocked", uses
+    :func:`masked_softmax` instead.
     """
     x = np.asarray(x, dtype=np.float64)
     top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # nan if the slice holds one
-    top = np.where(top == -np.inf, 0.0, top)
     with np.errstate(invalid="ignore"):  # inf - inf is nan, as intended
+        e = np.exp(x - top)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def masked_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax where ``-inf`` marks a blocked entry: a fully blocked slice gives zeros, not ``nan``.
+
+    This is what torch's ``scaled_dot_product_attention`` does with a query that may attend to no
+    key. A slice holding ``nan`` or ``+inf`` is still ``nan`` throughout: it never turns finite.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    top = np.where(top == -np.inf, 0.0, top)
+    with np.errstate(invalid="ignore"):
         e = np.exp(x - top)
     total = np.sum(e, axis=axis, keepdims=True)
     return e / np.where(total == 0, 1.0, total)  # only a fully -inf (or empty) slice sums to 0

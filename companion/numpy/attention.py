@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from companion.core.checks import as_float_array, as_rng, positive_int, real_number
-from companion.core.functional import softmax, softmax_backward
+from companion.core.functional import masked_softmax, softmax_backward
 from companion.numpy.module import Module
 
 
@@ -103,7 +103,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, *, is_causal
             raise ValueError(f"attn_mask must broadcast to the scores' shape {scores.shape} "
                              f"(..., L, S), got shape {mask.shape}")
         scores = masked
-    weights = softmax(scores, axis=-1)  # (..., L, S); an all -inf row gives zeros
+    weights = masked_softmax(scores, axis=-1)  # (..., L, S); an all -inf row gives zeros
     output = weights @ value  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
     return output, weights
 

@@ -94,8 +94,6 @@ def test_reductions_over_an_axis(data, op, keepdims):
               "max": lambda t: t.amax(axis, keepdims),
               "softmax": lambda t: torch.softmax(t, axis),
               "log_softmax": lambda t: torch.log_softmax(t, axis)}
-    if op in ("softmax", "log_softmax") and x.shape[axis] and np.isneginf(x).all(axis).any():
-        return  # an all -inf slice: softmax gives zeros here by choice, torch nan
     compare(ours[op], theirs[op], x)
 
 
