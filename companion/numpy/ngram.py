@@ -1,4 +1,5 @@
-"""Count-based n-gram language models with add-k smoothing: the baselines a neural LM must beat.
+"""Count-based n-gram language models (add-k and Kneser–Ney smoothing): the baselines a neural LM
+must beat.
 
 An n-gram model predicts token x_t from the n - 1 tokens before it by counting, in a training
 stream, how often each context c = x_{t-n+1..t-1} was followed by each token v:
@@ -9,6 +10,12 @@ With k > 0 no token has probability zero, so the cross-entropy on new text stays
 n = 1 ignores the context (the unigram model); n = 2 is the bigram model. Contexts are stored
 sparsely (only those seen), coded as base-V integers, so a 4-gram over ~100 symbols needs no
 V^4 table.
+
+:class:`KneserNeyModel` is the standard strong baseline: interpolated Kneser–Ney smoothing
+(Kneser & Ney 1995; the interpolated form of Chen & Goodman 1999). It subtracts a discount D from
+every seen count, gives the freed mass to the next shorter context, and estimates the shorter
+contexts from *continuation* counts (in how many different contexts a string was seen), not from
+raw frequencies.
 
 :class:`NeighbourCountModel` counts on both sides instead: it is the baseline a masked language
 model must beat, predicting a hidden token from the tokens on either side of it by counting
@@ -22,7 +29,7 @@ import numpy as np
 
 from companion.core.checks import as_index_array, positive_int, real_number
 
-__all__ = ["NGramModel", "NeighbourCountModel"]
+__all__ = ["NGramModel", "KneserNeyModel", "NeighbourCountModel"]
 
 
 def _codes(ids: np.ndarray, width: int, V: int, stop: int) -> np.ndarray:
@@ -96,6 +103,100 @@ class NGramModel:
 
     def __repr__(self) -> str:
         return f"NGramModel(n={self.n}, vocab_size={self.vocab_size}, k={self.k})"
+
+
+class KneserNeyModel:
+    """p(x_t | x_{t-n+1..t-1}) by interpolated Kneser–Ney smoothing (Chen & Goodman 1999).
+
+    Write h for a context of m - 1 tokens, h' for h without its first (oldest) token, and c(h v)
+    for the number of times the m-gram h v occurs in the training stream. The highest order
+    (m = n) uses raw counts, every lower order (m < n) continuation counts
+    N1+(. h v) = the number of distinct tokens seen just before h v; call either a(h v), with
+    a(h) = sum_v a(h v) and N(h) = the number of distinct v with a(h v) > 0. Then
+
+        p_m(v | h) = max(a(h v) - D_m, 0) / a(h) + D_m N(h) / a(h) * p_{m-1}(v | h')
+        p_m(v | h) = p_{m-1}(v | h')                      if a(h) = 0 (h never seen)
+        p_0(v) = 1 / V                                    (so no token gets probability zero)
+
+    The mass D_m N(h) / a(h) taken from the seen tokens is exactly what the shorter context
+    receives, so each p_m sums to one over v. The discount of order m defaults to
+    D_m = n1 / (n1 + 2 n2), with n1 and n2 the numbers of m-grams whose count a is exactly
+    1 and 2 (Ney, Essen & Kneser 1994).
+
+    Args:
+        n: the order (1 = unigram, 2 = bigram, ...); the context holds n - 1 tokens.
+        vocab_size: V; token ids lie in [0, V). V^n must fit in int64.
+        discount: one D in (0, 1) for every order, or None to estimate D_m per order from the
+            counts as above.
+    """
+
+    def __init__(self, n: int, vocab_size: int, discount: float | None = None):
+        self.n = positive_int(n, "n")
+        self.vocab_size = positive_int(vocab_size, "vocab_size")
+        if discount is not None:
+            discount = real_number(discount, "discount", low=0.0, low_inclusive=False,
+                                   high=1.0, high_inclusive=False)
+        self.discount = discount
+        if self.vocab_size ** self.n >= 2 ** 62:
+            raise ValueError(f"vocab_size ** n must stay below 2**62, got {vocab_size}**{n}")
+        self._orders = None
+        self.discounts: list[float] | None = None
+
+    def fit(self, ids) -> KneserNeyModel:
+        """Count the m-grams of the 1-D stream ``ids`` (L,) for m = 1..n; returns self."""
+        ids = as_index_array(ids, "ids", upper=self.vocab_size)
+        if ids.ndim != 1 or len(ids) < self.n:
+            raise ValueError(f"ids must be 1-D with at least n={self.n} tokens, got {ids.shape}")
+        V = self.vocab_size
+        grams, counts = np.unique(_codes(ids, self.n, V, len(ids) + 1),  # every n-gram (L-n+1,)
+                                  return_counts=True)
+        orders = [None] * (self.n + 1)
+        discounts = [0.0] * (self.n + 1)
+        for m in range(self.n, 0, -1):
+            if m < self.n:  # continuation counts: distinct predecessors of each m-gram
+                grams, counts = np.unique(grams % V ** m, return_counts=True)
+            contexts, first = np.unique(grams // V, return_index=True)  # grams are sorted
+            totals = np.add.reduceat(counts, first)  # a(h) for each context h
+            distinct = np.diff(np.append(first, len(grams)))  # N(h)
+            if self.discount is not None:
+                D = self.discount
+            else:
+                n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
+                D = n1 / (n1 + 2 * n2) if n1 > 0 else 0.5
+            discounts[m] = float(D)
+            orders[m] = (grams, counts, contexts, totals, distinct)
+        self._orders, self.discounts = orders, discounts[1:]
+        return self
+
+    def log_prob(self, ids, start: int | None = None) -> np.ndarray:
+        """log p(ids[t] | ids[t-n+1..t-1]) for t = start .. L-1 (default start = n - 1), nats."""
+        if self._orders is None:
+            raise RuntimeError("KneserNeyModel.log_prob was called before fit")
+        ids = as_index_array(ids, "ids", upper=self.vocab_size)
+        V, w = self.vocab_size, self.n - 1
+        start = w if start is None else int(start)
+        if start < w or start >= len(ids):
+            raise ValueError(f"start must lie in [{w}, {len(ids)}), got {start}")
+        target = ids[start:]  # (L - start,)
+        p = np.full(len(target), 1.0 / V)  # p_0
+        for m in range(1, self.n + 1):
+            grams, counts, contexts, totals, distinct = self._orders[m]
+            context = _codes(ids, m - 1, V, len(ids))[start - m + 1:]  # (L - start,)
+            a_hv = NGramModel._lookup(grams, counts, context * V + target)
+            a_h = NGramModel._lookup(contexts, totals, context)
+            n_h = NGramModel._lookup(contexts, distinct, context)
+            D = self.discounts[m - 1]
+            seen = a_h > 0
+            safe = np.where(seen, a_h, 1)
+            p = np.where(seen, (np.maximum(a_hv - D, 0) + D * n_h * p) / safe, p)
+        return np.log(p)
+
+    def cross_entropy(self, ids, start: int | None = None) -> float:
+        """Mean -log p over the scored positions (nats per token)."""
+        return float(-np.mean(self.log_prob(ids, start)))
+
+    def __repr__(self) -> str:
+        return f"KneserNeyModel(n={self.n}, vocab_size={self.vocab_size}, discount={self.discount})"
 
 
 class NeighbourCountModel:
