@@ -65,6 +65,13 @@ def integer(value, name: str) -> int:
     return int(value)
 
 
+def flag(value, name: str) -> bool:
+    """Return ``value`` as a bool, refusing anything but ``True``/``False`` (a string is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def positive_int(value, name: str, allow_zero: bool = False) -> int:
     """Return ``value`` as an int, checking that it is a positive (or non-negative) integer."""
     value = integer(value, name)

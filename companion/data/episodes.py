@@ -35,7 +35,10 @@ def sample_episode(labels, classes, n_shot: int, n_query: int, rng=None):
     labels = as_index_array(labels, "labels")
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (N,), got {labels.shape}")
-    classes = [int(c) for c in classes]
+    classes = as_index_array(classes, "classes")
+    if classes.ndim != 1:
+        raise ValueError(f"classes must be a sequence of class ids, got shape {classes.shape}")
+    classes = classes.tolist()
     if len(set(classes)) != len(classes) or len(classes) < 2:
         raise ValueError(f"classes must hold at least two distinct ids, got {classes}")
     n_shot = positive_int(n_shot, "n_shot")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.core.checks import as_index_array, as_rng, positive_int, real_number
+from companion.core.checks import (as_float_array, as_index_array, as_rng, positive_int,
+                                   real_number)
 
 __all__ = ["IGNORE_INDEX", "mask_tokens"]
 
@@ -47,7 +48,7 @@ def mask_tokens(ids, mask_id: int, vocab_size: int, rng=None, mask_prob: float =
         raise ValueError(f"ids must have shape (B, T) or (T,) with T >= 1, got {ids.shape}")
     mask_id = int(positive_int(mask_id, "mask_id", allow_zero=True))
     mask_prob = real_number(mask_prob, "mask_prob", 0.0, 1.0, low_inclusive=False)
-    probs = np.asarray(replace_probs, dtype=np.float64)
+    probs = as_float_array(replace_probs, "replace_probs")
     if probs.shape != (3,) or (probs < 0).any() or abs(probs.sum() - 1.0) > 1e-9:
         raise ValueError(f"replace_probs must be three non-negative numbers summing to 1, "
                          f"got {replace_probs!r}")

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.core.checks import as_float_array, as_index_array, as_rng, positive_int
+from companion.core.checks import (as_float_array, as_index_array, as_rng, flag, positive_int,
+                                   real_number)
 from companion.numpy.activations import GELU
 from companion.numpy.attention import (
     scaled_dot_product_attention,
@@ -35,6 +36,7 @@ __all__ = ["SelfAttention", "FeedForward", "TransformerBlock", "GPT",
 def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0) -> np.ndarray:
     """PE[t, 2i] = sin(t w_i), PE[t, 2i+1] = cos(t w_i), w_i = base^(-2i/dim): a (T, C) array."""
     length, dim = positive_int(length, "length"), positive_int(dim, "dim")
+    base = real_number(base, "base", low=0.0, low_inclusive=False)
     if dim % 2:
         raise ValueError(f"dim must be even (sine/cosine pairs), got {dim}")
     angle = np.arange(length)[:, None] * base ** (-np.arange(0, dim, 2) / dim)  # (T, C/2)
@@ -55,7 +57,7 @@ class SelfAttention(Module):
         if n_embd % n_head:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd} and "
                              f"n_head={n_head}")
-        self.causal = bool(causal)
+        self.causal = flag(causal, "causal")
         rng = as_rng(rng)
         self.qkv = self.add_module("qkv", Linear(n_embd, 3 * n_embd, rng=rng))
         self.proj = self.add_module("proj", Linear(n_embd, n_embd, rng=rng))
@@ -107,6 +109,7 @@ class FeedForward(Module):
     def __init__(self, n_embd: int, hidden: int, rng=None):
         super().__init__()
         rng = as_rng(rng)
+        n_embd, hidden = positive_int(n_embd, "n_embd"), positive_int(hidden, "hidden")
         self.fc1 = self.add_module("fc1", Linear(n_embd, hidden, rng=rng))
         self.act = self.add_module("act", GELU())
         self.fc2 = self.add_module("fc2", Linear(hidden, n_embd, rng=rng))
@@ -138,11 +141,12 @@ class TransformerBlock(Module):
                  mlp_ratio: int = 4, rng=None):
         super().__init__()
         rng = as_rng(rng)
-        self.norm_first = bool(norm_first)
+        n_embd, mlp_ratio = positive_int(n_embd, "n_embd"), positive_int(mlp_ratio, "mlp_ratio")
+        self.norm_first = flag(norm_first, "norm_first")
         self.ln1 = self.add_module("ln1", LayerNorm(n_embd))
         self.attn = self.add_module("attn", SelfAttention(n_embd, n_head, causal, rng=rng))
         self.ln2 = self.add_module("ln2", LayerNorm(n_embd))
-        hidden = positive_int(mlp_ratio, "mlp_ratio") * n_embd
+        hidden = mlp_ratio * n_embd
         self.mlp = self.add_module("mlp", FeedForward(n_embd, hidden, rng=rng))
 
     def forward(self, x: np.ndarray, key_padding_mask=None) -> np.ndarray:
@@ -210,7 +214,7 @@ class GPT(Module):
         self.vocab_size = positive_int(vocab_size, "vocab_size")
         self.block_size = positive_int(block_size, "block_size")
         self.n_embd = positive_int(n_embd, "n_embd")
-        self.tie_weights = bool(tie_weights)
+        self.tie_weights = flag(tie_weights, "tie_weights")
         self.tok_emb = self.add_module("tok_emb", Embedding(vocab_size, n_embd, rng=rng))
         self.pos_emb = self.add_module("pos_emb", Embedding(block_size, n_embd, rng=rng))
         self.blocks = self.add_module("blocks", _Blocks(

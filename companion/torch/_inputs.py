@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from companion.core.checks import flag  # noqa: F401  (the layers take it from here)
+
 
 def tensor_input(value, name: str, floating: bool = True) -> torch.Tensor:
     """``value`` itself if it is a tensor (of a floating-point dtype, unless ``floating=False``)."""
@@ -18,9 +20,3 @@ def tensor_input(value, name: str, floating: bool = True) -> torch.Tensor:
         raise TypeError(f"{name} must hold floating-point values, got dtype {value.dtype}")
     return value
 
-
-def flag(value, name: str) -> bool:
-    """``value`` as a bool, refusing anything but True or False (a string would be truthy)."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return value

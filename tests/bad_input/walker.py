@@ -20,8 +20,12 @@ import numpy as np
 import torch
 
 import companion.data as cdata
+from companion.data import episodes, masking
 import companion.numpy as cnp
+import companion.numpy.transformer as cnp_transformer
 import companion.torch as ctorch
+from companion.torch.models import bert, mlp, seq2seq
+from companion.torch.nas import space, strategies
 from tests.conformance.classify import module_samples, to_numpy, twin_module_infos
 
 WRONG_TYPES = {"a string": "bad", "None": None, "a list of strings": ["a", "b"]}
@@ -191,6 +195,34 @@ VALID = {
     "companion.data.addition_task": (cdata.addition_task, (), {}),
     "companion.data.split_indices": (cdata.split_indices, (np.arange(30) % 3,), {}),
     "companion.data.load_digits": (cdata.load_digits, (), {}),
+    "companion.data.sample_episode": (episodes.sample_episode, (np.arange(40) % 4, [0, 1], 2, 3), {}),
+    "companion.data.mask_tokens": (masking.mask_tokens, (np.arange(20) % 5, 5, 6), {}),
+    "companion.numpy.transformer.SelfAttention": (cnp_transformer.SelfAttention, (8, 2), {}),
+    "companion.numpy.transformer.FeedForward": (cnp_transformer.FeedForward, (8, 16), {}),
+    "companion.numpy.transformer.TransformerBlock": (cnp_transformer.TransformerBlock, (8, 2), {}),
+    "companion.numpy.transformer.GPT": (cnp_transformer.GPT, (11, 6),
+                                        {"n_layer": 1, "n_head": 2, "n_embd": 8}),
+    "companion.numpy.transformer.sinusoidal_positional_encoding": (
+        cnp_transformer.sinusoidal_positional_encoding, (5, 8), {}),
+    "companion.torch.models.bert.MaskedLMConfig": (bert.MaskedLMConfig, (11,), {}),
+    "companion.torch.models.seq2seq.AdditiveAttention": (seq2seq.AdditiveAttention, (4, 6, 5), {}),
+    "companion.torch.models.seq2seq.Seq2Seq": (seq2seq.Seq2Seq, (7, 4, 5), {}),
+    "companion.torch.models.seq2seq.sequence_lengths": (
+        seq2seq.sequence_lengths, (torch.tensor([[3, 4, 0], [5, 0, 0]]),), {}),
+    "companion.torch.models.mlp.mlp": (mlp.mlp, (4, [5, 6], 3), {}),
+    "companion.torch.models.mlp.DeepMLP": (mlp.DeepMLP, (4, 5, 3, 2), {}),
+    "companion.torch.models.mlp.count_parameters": (mlp.count_parameters, (torch.nn.Linear(2, 3),),
+                                                    {}),
+    "companion.torch.nas.space.edges": (space.edges, (4,), {}),
+    "companion.torch.nas.space.all_genotypes": (space.all_genotypes, (3,), {}),
+    "companion.torch.nas.space.canonical": (space.canonical, (("skip", "conv3x3", "none"),), {}),
+    "companion.torch.nas.space.parse_genotype": (space.parse_genotype, ("skip|conv3x3|none",), {}),
+    "companion.torch.nas.space.make_op": (space.make_op, ("conv3x3", 4), {}),
+    "companion.torch.nas.space.Cell": (space.Cell, (("skip", "conv3x3", "none"), 4), {}),
+    "companion.torch.nas.strategies.random_genotype": (
+        strategies.random_genotype, (3, ("skip", "none")), {"rng": 0}),
+    "companion.torch.nas.strategies.mutate": (
+        strategies.mutate, (("skip", "none", "skip"), ("skip", "none")), {"rng": 0}),
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import flag, positive_int, real_number
 from companion.torch.activations import ReLU
 from companion.torch.dropout import Dropout
 from companion.torch.linear import Flatten, Linear
@@ -25,6 +25,8 @@ __all__ = ["mlp", "DeepMLP", "count_parameters"]
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars (elements of parameters with ``requires_grad``)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -49,7 +51,13 @@ def mlp(in_features: int, hidden: Sequence[int], out_features: int, *,
     """
     in_features = positive_int(in_features, "in_features")
     out_features = positive_int(out_features, "out_features")
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise TypeError(f"hidden must be a sequence of widths, got {type(hidden).__name__}")
     widths = [positive_int(w, "hidden width") for w in hidden]
+    if not callable(activation):
+        raise TypeError(f"activation must be a layer class such as ReLU, "
+                        f"got {type(activation).__name__}")
+    batch_norm, flatten = flag(batch_norm, "batch_norm"), flag(flatten, "flatten")
     dropout = real_number(dropout, "dropout", 0.0, 1.0, high_inclusive=False)
     layers: list[nn.Module] = [Flatten()] if flatten else []
     previous = in_features
@@ -90,7 +98,7 @@ class DeepMLP(nn.Module):
         in_features = positive_int(in_features, "in_features")
         width = positive_int(width, "width")
         self.depth = positive_int(depth, "depth", allow_zero=True)
-        self.residual = bool(residual)
+        self.residual = flag(residual, "residual")
         self.input_layer = Linear(in_features, width)
         self.hidden = nn.ModuleList(Linear(width, width) for _ in range(self.depth))
         self.output_layer = Linear(width, positive_int(out_features, "out_features"))

@@ -20,9 +20,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import flag, integer, positive_int
 from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
+from companion.torch._inputs import tensor_input
 from companion.torch.recurrent import GRU
 
 __all__ = ["AdditiveAttention", "Seq2Seq", "sequence_lengths"]
@@ -33,6 +34,7 @@ def sequence_lengths(tokens: torch.Tensor, pad: int = 0) -> torch.Tensor:
 
     Rows must be right-padded (every ``pad`` after every real token) and hold at least one token.
     """
+    tokens, pad = tensor_input(tokens, "tokens", floating=False), integer(pad, "pad")
     if tokens.dim() != 2:
         raise ValueError(f"tokens must have shape (N, S), got {tuple(tokens.shape)}")
     real = tokens != pad                                                    # (N, S)
@@ -119,13 +121,15 @@ class Seq2Seq(nn.Module):
         self.vocab_size = positive_int(vocab_size, "vocab_size")
         embedding_dim = positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
-        self.pad, self.start = int(pad), self.vocab_size
+        if not callable(rnn):
+            raise TypeError(f"rnn must be a layer class such as GRU, got {type(rnn).__name__}")
+        self.pad, self.start = integer(pad, "pad"), self.vocab_size
         self.source_embedding = Embedding(vocab_size, embedding_dim, padding_idx=self.pad)
         self.encoder = rnn(embedding_dim, hidden_size, batch_first=True)
         self.target_embedding = Embedding(vocab_size + 1, embedding_dim)     # + the start token
         self.decoder = rnn(embedding_dim + hidden_size, hidden_size, batch_first=True)
         self.attention = (AdditiveAttention(hidden_size, hidden_size, hidden_size)
-                          if attention else None)
+                          if flag(attention, "attention") else None)
         self.output = Linear(2 * hidden_size, vocab_size)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -55,17 +55,26 @@ def _n_nodes(n_edges: int) -> int:
                      f"got {n_edges}")
 
 
-def _check(genotype, ops) -> tuple[str, ...]:
-    genotype = tuple(genotype)
-    bad = [op for op in genotype if op not in ops]
+def operation_names(value, name: str, allowed=OPS + EXTRA_OPS) -> tuple[str, ...]:
+    """``value`` as a tuple of operation names, each one of ``allowed``; ``name`` is the argument's."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of operation names, got {type(value).__name__} "
+                        f"{value!r}")
+    bad = [op for op in value if op not in allowed]
     if bad:
-        raise ValueError(f"unknown operation(s) {bad}; choose from {tuple(ops)}")
+        raise ValueError(f"{name} holds unknown operation(s) {bad}; choose from {tuple(allowed)}")
+    return tuple(value)
+
+
+def _check(genotype, ops) -> tuple[str, ...]:
+    genotype = operation_names(genotype, "genotype", operation_names(ops, "ops"))
     _n_nodes(len(genotype))
     return genotype
 
 
 def all_genotypes(n_nodes: int, ops=OPS) -> list[tuple[str, ...]]:
     """Every genotype of the space: len(ops) ** (n_nodes (n_nodes - 1) / 2) tuples."""
+    ops = operation_names(ops, "ops")
     return [tuple(g) for g in itertools.product(ops, repeat=len(edges(n_nodes)))]
 
 
@@ -107,8 +116,8 @@ def parse_genotype(text: str, ops=OPS) -> tuple[str, ...]:
     """Inverse of :func:`genotype_str`."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    genotype = tuple(op for group in text.split("|") for op in group.split(","))
-    return _check(genotype, ops)
+    genotype = [op for group in text.split("|") for op in group.split(",")]
+    return _check(operation_names(genotype, "text", operation_names(ops, "ops")), ops)
 
 
 class Zero(nn.Module):
@@ -169,7 +178,7 @@ def make_op(name: str, channels: int) -> nn.Module:
         return ReLUConv(channels, 1)
     if name == "conv3x3":
         return ReLUConv(channels, 3)
-    raise ValueError(f"unknown operation {name!r}; choose from {OPS + EXTRA_OPS}")
+    raise ValueError(f"name must be one of {OPS + EXTRA_OPS}, got {name!r}")
 
 
 class Cell(nn.Module):

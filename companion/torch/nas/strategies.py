@@ -15,6 +15,7 @@ import numpy as np
 
 from companion.core.checks import as_rng, positive_int
 from companion.core.functional import softmax
+from companion.torch.nas.space import operation_names
 
 __all__ = ["SearchResult", "random_genotype", "mutate", "random_search",
            "regularized_evolution", "reinforce_controller"]
@@ -46,12 +47,18 @@ class SearchResult:
 
 def random_genotype(n_edges: int, ops, rng) -> tuple[str, ...]:
     """One operation per edge, each drawn uniformly from ``ops``."""
-    return tuple(ops[k] for k in rng.integers(len(ops), size=n_edges))
+    n_edges, ops = positive_int(n_edges, "n_edges"), operation_names(ops, "ops")
+    return tuple(ops[k] for k in as_rng(rng).integers(len(ops), size=n_edges))
 
 
 def mutate(genotype, ops, rng) -> tuple[str, ...]:
     """Copy ``genotype`` with one edge, chosen uniformly, set to a different operation."""
-    genotype = list(genotype)
+    ops = operation_names(ops, "ops")
+    genotype = list(operation_names(genotype, "genotype", ops))
+    if not genotype or len(ops) < 2:
+        raise ValueError(f"mutate needs a non-empty genotype and at least two ops, got "
+                         f"genotype={tuple(genotype)}, ops={ops}")
+    rng = as_rng(rng)
     edge = int(rng.integers(len(genotype)))
     choices = [op for op in ops if op != genotype[edge]]
     genotype[edge] = choices[int(rng.integers(len(choices)))]
