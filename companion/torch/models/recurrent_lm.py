@@ -1,6 +1,9 @@
 """A character-level language model: Embedding -> LSTM -> LSTM -> Linear, and its tools.
 
-- :class:`RecurrentLM` predicts, at every position of a token sequence, the next token.
+- :class:`RecurrentLM` predicts, at every position of a token sequence, the next token (its
+  recurrent layers may also be Elman RNNs or GRUs).
+- :func:`train_language_model` trains it on random windows of a :class:`~companion.data.text.Corpus`
+  and records the gradient norm of every step, before optional clipping.
 - :func:`sequence_loss` evaluates a model over a long token array cut into chunks, in nats per
   token (divide by ln 2 for bits).
 - :meth:`RecurrentLM.generate` samples text one token at a time, carrying the recurrent state.
@@ -14,15 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import as_rng, positive_int, real_number
 from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
 from companion.torch.losses import CrossEntropyLoss
 from companion.torch.recurrent import LSTM
+from companion.torch.training import History, train_steps
 
-__all__ = ["RecurrentLM", "sequence_loss"]
+__all__ = ["RecurrentLM", "sequence_loss", "train_language_model"]
 
-State = list[tuple[torch.Tensor, torch.Tensor]]
+State = list  # one entry per layer: (h_n, c_n) for an LSTM, h_n (1, N, H) for an RNN or GRU
 
 
 class RecurrentLM(nn.Module):
@@ -34,12 +38,14 @@ class RecurrentLM(nn.Module):
         embedding_dim: E, the size of each token vector.
         hidden_size: H, the state size of every LSTM layer.
         num_layers: K, the number of stacked single-layer LSTMs (2 in the classic stack).
-        rnn: factory ``rnn(input_size, hidden_size, batch_first=True)`` of an LSTM-like layer
-            returning ``(output, (h_n, c_n))``: the package's :class:`LSTM` (a Python loop over
-            time) by default; ``torch.nn.LSTM`` computes the same function with a fused kernel.
+        rnn: factory ``rnn(input_size, hidden_size, batch_first=True)`` of a recurrent layer
+            returning ``(output, state)``: the package's :class:`LSTM` (a Python loop over
+            time) by default; ``torch.nn.LSTM`` computes the same function with a fused kernel,
+            and ``RNN`` or ``GRU`` (the package's or torch's) give an Elman or gated model.
 
     Input: tokens (N, T) int64 and optionally the state returned by the previous call.
-    Output: logits (N, T, V) and the new state, one ``(h_n, c_n)`` pair (1, N, H) per layer.
+    Output: logits (N, T, V) and the new state, one entry per layer: the ``(h_n, c_n)`` pair
+    (1, N, H) of an LSTM, ``h_n`` (1, N, H) of an RNN or GRU.
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int,
@@ -60,7 +66,7 @@ class RecurrentLM(nn.Module):
         if tokens.dim() != 2:
             raise ValueError(f"tokens must have shape (N, T), got {tuple(tokens.shape)}")
         if state is not None and len(state) != len(self.recurrent):
-            raise ValueError(f"state must hold one (h, c) pair per layer ({len(self.recurrent)}),"
+            raise ValueError(f"state must hold one entry per layer ({len(self.recurrent)}),"
                              f" got {len(state)}")
         h = self.embedding(tokens)                                          # (N, T, E)
         new_state = []
@@ -122,3 +128,66 @@ def sequence_loss(model: nn.Module, ids, chunk: int = 256) -> tuple[float, int]:
     model.train(was_training)
     loss = CrossEntropyLoss()(logits.reshape(n, -1), targets.reshape(n))
     return float(loss), n
+
+
+def train_language_model(model: nn.Module, corpus, optimizer: torch.optim.Optimizer, steps: int,
+                         batch_size: int = 32, block_size: int = 64,
+                         clip_norm: float | None = None, rng=None) -> tuple[History, np.ndarray]:
+    """Train next-token prediction on random windows of ``corpus.train``; record gradient norms.
+
+    Each step draws ``batch_size`` windows of ``block_size`` tokens with ``corpus.batch`` (from
+    ``rng``), and minimises the mean cross-entropy of every position's next token with
+    :func:`~companion.torch.training.train_steps`. Just before each optimiser step the total
+    gradient norm ``||g|| = sqrt(sum_p ||grad p||^2)`` over all parameters is recorded, and, if
+    ``clip_norm`` is given, the gradient is rescaled to ``g * min(1, clip_norm / ||g||)``: its
+    direction is kept and its norm is at most ``clip_norm`` (Pascanu et al., 2013).
+
+    Args:
+        model: a model mapping tokens (N, T) to ``(logits (N, T, V), state)``, e.g.
+            :class:`RecurrentLM`.
+        corpus: a :class:`~companion.data.text.Corpus` (anything with its ``batch`` method).
+        optimizer: the optimiser of ``model``'s parameters.
+        steps: number of optimiser steps.
+        batch_size: windows per step, B.
+        block_size: window length T, the number of steps back-propagated through.
+        clip_norm: the largest gradient norm allowed (None: no clipping).
+        rng: None, an int seed or a ``numpy.random.Generator`` choosing the windows.
+
+    Returns:
+        ``(history, grad_norms)``: the loop's :class:`~companion.torch.training.History`
+        (``step_loss`` holds every step's training loss) and a float64 array (steps,) of the
+        gradient norms before clipping.
+    """
+    steps = positive_int(steps, "steps")
+    batch_size = positive_int(batch_size, "batch_size")
+    block_size = positive_int(block_size, "block_size")
+    if clip_norm is not None:
+        clip_norm = real_number(clip_norm, "clip_norm", low=0.0, low_inclusive=False)
+    rng = as_rng(rng)
+    device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+    grad_norms = []
+
+    def batches():
+        while True:
+            x, y = corpus.batch("train", batch_size, block_size, rng)       # (B, T) each
+            yield torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+
+    def compute_loss(model: nn.Module, batch) -> torch.Tensor:
+        tokens, targets = batch
+        logits, _ = model(tokens)                                           # (B, T, V)
+        return CrossEntropyLoss()(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def measure_and_clip(optimizer, args, kwargs) -> None:                  # before each step
+        grads = [p.grad for p in params if p.grad is not None]
+        norm = nn.utils.get_total_norm(grads)                               # ||g||
+        grad_norms.append(float(norm))
+        if clip_norm is not None:
+            nn.utils.clip_grads_with_norm_(params, clip_norm, norm)         # g * min(1, c/||g||)
+
+    handle = optimizer.register_step_pre_hook(measure_and_clip)
+    try:
+        history = train_steps(model, batches(), compute_loss, optimizer, steps)
+    finally:
+        handle.remove()
+    return history, np.array(grad_norms, dtype=np.float64)
