@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from companion.data.text import Corpus
-from companion.torch.models.gpt import GPT, GPTConfig, evaluate_loss, train_tiny_gpt
+from companion.torch.models.gpt import (GPT, GPTConfig, evaluate_loss, stream_log_probs,
+                                       train_tiny_gpt)
 
 V = 11
 
@@ -91,3 +92,17 @@ def test_training_reduces_loss_on_repetitive_text():
     assert history.step_loss[0] > 2.0 and history.steps == 60 and history.eval_step == [60]
     assert np.mean(history.step_loss[-5:]) < 0.5 * history.step_loss[0]
     assert evaluate_loss(model, corpus.val) < 1.0
+
+
+def test_stream_log_probs_score_each_window_position_and_average_to_the_loss():
+    model = _model(3)
+    ids = np.random.default_rng(0).integers(0, V, 16 * 5 + 7)  # 5 whole windows, a cut-off tail
+    logp = stream_log_probs(model, ids, batch_size=2)
+    assert logp.shape == (5, 16)
+    assert -logp.mean() == pytest.approx(evaluate_loss(model, ids), rel=1e-12)
+    window = torch.from_numpy(ids[16:33])[None]  # window 1: inputs ids[16:32], targets ids[17:33]
+    with torch.no_grad():
+        expected = model.token_log_probs(window)[0].numpy()  # (16,)
+    np.testing.assert_allclose(logp[1], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="ids"):
+        stream_log_probs(model, ids[:10])

@@ -7,7 +7,8 @@ without bias, ``head.weight`` (V, C), the same tensor as ``tok_emb.weight`` when
 ``tie_weights``.
 
 :func:`train_tiny_gpt` trains one on a :class:`companion.data.Corpus` with AdamW in a fixed
-number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token stream;
+number of steps (deterministic for a seed); :func:`evaluate_loss` scores a token stream and
+:func:`stream_log_probs` gives the log-probability of each of its tokens;
 :meth:`GPT.sequence_log_prob` gives log p(response | prompt), the quantity RLHF needs.
 """
 
@@ -23,7 +24,7 @@ from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
 from companion.torch.training import adamw, train_steps, warmup_cosine
 
-__all__ = ["GPTConfig", "GPT", "evaluate_loss", "train_tiny_gpt"]
+__all__ = ["GPTConfig", "GPT", "stream_log_probs", "evaluate_loss", "train_tiny_gpt"]
 
 
 @dataclasses.dataclass
@@ -129,6 +130,39 @@ class GPT(TransformerLM):
             nxt = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
             idx = torch.cat([idx, nxt], dim=1)  # (B, T + 1)
         return idx
+
+
+@torch.no_grad()
+def stream_log_probs(model: GPT, ids, block_size: int | None = None, batch_size: int = 64,
+                     device=None) -> np.ndarray:
+    """log p(ids[t + 1] | the window's tokens up to t), in the windows :func:`evaluate_loss` uses.
+
+    ``ids`` (L,) is cut into n = (L - 1) // T non-overlapping windows of T = ``block_size``
+    inputs; row i, column j of the result scores the target ids[i T + j + 1] given
+    ids[i T .. i T + j], so column j holds the predictions made after seeing j + 1 tokens.
+    ``-result.mean()`` is :func:`evaluate_loss`.
+
+    Returns:
+        (n, T) float64 array of log-probabilities in nats; ``.reshape(-1)`` scores ids[1 : n T + 1].
+    """
+    block_size = model.config.block_size if block_size is None else block_size
+    ids = torch.from_numpy(np.array(ids, dtype=np.int64))  # a writable copy (L,)
+    n = (len(ids) - 1) // block_size
+    if n < 1:
+        raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")
+    x = ids[:n * block_size].view(n, block_size)  # (n, T)
+    y = ids[1:n * block_size + 1].view(n, block_size)  # (n, T)
+    device = next(model.parameters()).device if device is None else device
+    was_training = model.training
+    model.eval()
+    rows = []
+    for start in range(0, n, batch_size):
+        logits, _ = model(x[start:start + batch_size].to(device))  # (b, T, V)
+        logp = log_softmax(logits.double(), dim=-1)  # (b, T, V)
+        target = y[start:start + batch_size, :, None].to(device)  # (b, T, 1)
+        rows.append(logp.gather(-1, target).squeeze(-1).cpu().numpy())  # (b, T)
+    model.train(was_training)
+    return np.concatenate(rows)  # (n, T)
 
 
 @torch.no_grad()
