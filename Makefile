@@ -14,7 +14,7 @@ LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 LAB_PORT ?= 8888
 REMOTE ?= origin
 
-.PHONY: book notebooks publish-notebooks lab test check bench bench-snapshot serve constraints clean
+.PHONY: book notebooks publish-notebooks lab test check format bench bench-snapshot serve constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ test: book
 BUILT_BOOK_TESTS := tests/test_browser.py tests/test_launch.py tests/test_lab.py tests/test_colab.py
 check: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests $(BUILT_BOOK_TESTS:%=--ignore=%)
+
+## format: format the code cells of every page with black, to the column width set in
+## pyproject.toml (jupytext rewrites each page in place; prose and cell options are kept)
+PAGES_WITH_CODE = $(shell grep -rl --include='*.md' '^```{code-cell}' book)
+format: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupytext --quiet --pipe "black --quiet {}" \
+		--opt notebook_metadata_filter=-jupytext.text_representation.jupytext_version \
+		$(PAGES_WITH_CODE)
 
 ## bench: time every chapter and compare scratch layers with torch; writes _build/bench/results.json.
 ## BENCH="--busy 2" also runs each chapter beside 2 CPU-bound co-tenants and reports the slowdown;
