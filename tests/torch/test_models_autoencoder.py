@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from companion.torch.models.autoencoder import Autoencoder, reconstruction_error
+from companion.torch.models.autoencoder import Autoencoder, reconstruction_error, train_autoencoder
 from companion.torch.training import seed_everything
 
 
@@ -58,3 +58,29 @@ def test_bad_inputs_name_the_argument():
         reconstruction_error(model, torch.rand(3, 6), torch.rand(2, 6))
     with pytest.raises(ValueError, match="latent"):
         Autoencoder(6, latent=0)
+
+
+def test_train_autoencoder_is_seeded_and_learns_identity_and_denoising_targets():
+    seed_everything(3)
+    basis = torch.rand(2, 8) * 0.5
+    x = torch.rand(128, 2) @ basis + 0.1                                   # (128, 8) in (0, 1)
+    a = train_autoencoder(x, latent=2, hidden=(16,), epochs=60, batch_size=32, seed=4)
+    b = train_autoencoder(x, latent=2, hidden=(16,), epochs=60, batch_size=32, seed=4)
+    assert a.latent == 2 and a.in_features == 8
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    untrained = reconstruction_error(Autoencoder(8, latent=2, hidden=(16,)), x).mean()
+    assert reconstruction_error(a, x).mean() < 0.1 * untrained
+    # with a target different from the input it learns the target, not the identity
+    shifted = (x + 0.2).clamp(0, 1)
+    c = train_autoencoder(x, shifted, latent=2, hidden=(16,), epochs=60, batch_size=32, seed=4)
+    assert reconstruction_error(c, x, shifted).mean() < reconstruction_error(a, x, shifted).mean()
+
+
+def test_train_autoencoder_bad_inputs():
+    with pytest.raises(ValueError, match="inputs must have shape"):
+        train_autoencoder(torch.rand(8))
+    with pytest.raises(ValueError, match="targets must have the shape"):
+        train_autoencoder(torch.rand(4, 6), torch.rand(4, 5))
+    with pytest.raises(TypeError, match="seed"):
+        train_autoencoder(torch.rand(4, 6), seed=1.5)

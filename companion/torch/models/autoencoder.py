@@ -4,7 +4,9 @@ An :class:`Autoencoder` is an encoder ``z = e(x)`` that squeezes an input of D n
 code of L < D numbers, and a decoder ``x_hat = d(z)`` that rebuilds the input from the code;
 both are multilayer perceptrons and the pair is trained to make ``x_hat`` close to ``x``.
 :func:`reconstruction_error` scores each example by how badly it comes back, the quantity used
-for choosing the code size, for denoising and for anomaly detection.
+for choosing the code size, for denoising and for anomaly detection. :func:`train_autoencoder`
+trains one with Adam on (input, target) pairs, the target being the input itself or a clean
+version of a damaged input.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
-from companion.core.checks import positive_int
+from companion.core.checks import integer, positive_int, real_number
 from companion.torch.activations import ReLU, Sigmoid
 from companion.torch.linear import Linear
+from companion.torch.losses import MSELoss
+from companion.torch.training import fit, seed_everything
 
-__all__ = ["Autoencoder", "reconstruction_error"]
+__all__ = ["Autoencoder", "reconstruction_error", "train_autoencoder"]
 
 
 def _stack(widths: Sequence[int], last: nn.Module | None) -> nn.Sequential:
@@ -96,3 +101,36 @@ def reconstruction_error(model: nn.Module, x: torch.Tensor,
         error = ((model(x) - target) ** 2).mean(dim=1)                      # (N,)
     model.train(was_training)
     return error
+
+
+def train_autoencoder(inputs: torch.Tensor, targets: torch.Tensor | None = None, latent: int = 16,
+                      hidden: Sequence[int] = (64,), epochs: int = 100, batch_size: int = 256,
+                      lr: float = 1e-2, seed: int = 0) -> Autoencoder:
+    """Train ``Autoencoder(D, latent, hidden)`` to map ``inputs`` to ``targets`` with Adam.
+
+    The loss is the mean squared error between model(inputs) and targets (default: the inputs
+    themselves); each of ``epochs`` passes goes through the rows in a fresh random order, in
+    mini-batches of ``batch_size``. ``seed`` fixes the initial weights and the order, so the
+    same call gives the same model.
+
+    Args:
+        inputs: (N, D). targets: (N, D) or None.
+
+    Returns: the trained :class:`Autoencoder`, in train mode.
+    """
+    targets = inputs if targets is None else targets
+    if inputs.dim() != 2:
+        raise ValueError(f"inputs must have shape (N, D), got {tuple(inputs.shape)}")
+    if targets.shape != inputs.shape:
+        raise ValueError(f"targets must have the shape of inputs {tuple(inputs.shape)}, "
+                         f"got {tuple(targets.shape)}")
+    seed = integer(seed, "seed")
+    lr = real_number(lr, "lr", low=0.0, low_inclusive=False)
+    seed_everything(seed)
+    model = Autoencoder(inputs.shape[1], latent, hidden)
+    loader = DataLoader(TensorDataset(inputs, targets), batch_size=positive_int(batch_size,
+                                                                               "batch_size"),
+                        shuffle=True, generator=torch.Generator().manual_seed(seed))
+    fit(model, loader, MSELoss(), torch.optim.Adam(model.parameters(), lr=lr), epochs,
+        metrics={}, device="cpu")
+    return model
