@@ -28,6 +28,7 @@ from tqdm import tqdm
 from companion.core.checks import positive_int
 from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
 
+from ._inputs import tensor_input
 from .device import default_device, to_device
 
 __all__ = ["seed_everything", "accuracy", "evaluate", "fit", "train_steps", "History",
@@ -59,6 +60,8 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     prediction is the arg-max over C. Binary logits with targets of the same shape (*): the
     prediction is logit > 0 and the target counts as positive when > 0.5.
     """
+    logits = tensor_input(logits, "logits")
+    targets = tensor_input(targets, "targets", floating=False)
     if logits.dim() == targets.dim() + 1 and \
             targets.shape == logits.shape[:1] + logits.shape[2:]:
         correct = logits.argmax(dim=1) == targets

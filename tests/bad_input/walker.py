@@ -24,7 +24,8 @@ from companion.data import episodes, masking
 import companion.numpy as cnp
 import companion.numpy.transformer as cnp_transformer
 import companion.torch as ctorch
-from companion.torch.models import bert, mlp, seq2seq
+from companion.numpy import ngram, training as np_training
+from companion.torch.models import bert, gpt, mlp, seq2seq, transformer
 from companion.torch.nas import space, strategies
 from tests.conformance.classify import module_samples, to_numpy, twin_module_infos
 
@@ -213,6 +214,20 @@ VALID = {
     "companion.torch.models.mlp.DeepMLP": (mlp.DeepMLP, (4, 5, 3, 2), {}),
     "companion.torch.models.mlp.count_parameters": (mlp.count_parameters, (torch.nn.Linear(2, 3),),
                                                     {}),
+    "companion.numpy.training.accuracy": (np_training.accuracy, (np.zeros((4, 3)), np.zeros(4, int)),
+                                          {}),
+    "companion.torch.accuracy": (ctorch.accuracy, (torch.zeros(4, 3), torch.zeros(4).long()), {}),
+    "companion.numpy.ngram.NGramModel": (ngram.NGramModel, (3, 5), {}),
+    "companion.numpy.ngram.KneserNeyModel": (ngram.KneserNeyModel, (3, 5), {}),
+    "companion.torch.models.gpt.GPTConfig": (gpt.GPTConfig, (), {"vocab_size": 11}),
+    "companion.torch.models.transformer.SelfAttention": (transformer.SelfAttention, (8, 2), {}),
+    "companion.torch.models.transformer.FeedForward": (transformer.FeedForward, (8, 16), {}),
+    "companion.torch.models.transformer.TransformerBlock": (transformer.TransformerBlock, (8, 2),
+                                                            {}),
+    "companion.torch.models.transformer.TransformerLM": (transformer.TransformerLM,
+                                                         (11, 11, 6, 1, 2, 8, 0.0, True, True), {}),
+    "companion.torch.models.transformer.sinusoidal_positional_encoding": (
+        transformer.sinusoidal_positional_encoding, (5, 8), {}),
     "companion.torch.nas.space.edges": (space.edges, (4,), {}),
     "companion.torch.nas.space.all_genotypes": (space.all_genotypes, (3,), {}),
     "companion.torch.nas.space.canonical": (space.canonical, (("skip", "conv3x3", "none"),), {}),

@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import flag, positive_int, real_number
 from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
 from companion.torch.training import adamw, train_steps, warmup_cosine
@@ -51,6 +51,7 @@ class GPTConfig:
 
     def __post_init__(self):
         check_sizes(self)
+        flag(self.tie_weights, "tie_weights")
 
 
 class GPT(TransformerLM):

@@ -34,7 +34,7 @@ import math
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import flag, positive_int, real_number
 from companion.torch.activations import GELU
 from companion.torch.attention import masked_softmax
 from companion.torch.dropout import Dropout, dropout
@@ -64,6 +64,9 @@ def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
     """
     length = positive_int(length, "length")
     dim = positive_int(dim, "dim")
+    base = real_number(base, "base", low=0.0, low_inclusive=False)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     if dim % 2:
         raise ValueError(f"dim must be even (sine/cosine pairs), got {dim}")
     position = torch.arange(length, dtype=torch.float64, device=device)[:, None]  # (T, 1)
@@ -98,7 +101,7 @@ class SelfAttention(nn.Module):
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd} and "
                              f"n_head={n_head}")
         self.dropout = real_number(dropout, "dropout", 0.0, 1.0)
-        self.causal = bool(causal)
+        self.causal = flag(causal, "causal")
         self.qkv = Linear(n_embd, 3 * n_embd)
         self.proj = Linear(n_embd, n_embd)
         self.resid_dropout = Dropout(self.dropout)
@@ -140,6 +143,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, n_embd: int, hidden: int, dropout: float = 0.0):
         super().__init__()
+        n_embd, hidden = positive_int(n_embd, "n_embd"), positive_int(hidden, "hidden")
+        dropout = real_number(dropout, "dropout", 0.0, 1.0)
         self.fc1 = Linear(n_embd, hidden)
         self.act = GELU()
         self.fc2 = Linear(hidden, n_embd)
@@ -169,7 +174,9 @@ class TransformerBlock(nn.Module):
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, norm_first: bool = True,
                  causal: bool = True, mlp_ratio: int = 4):
         super().__init__()
-        self.norm_first = bool(norm_first)
+        n_embd = positive_int(n_embd, "n_embd")
+        self.norm_first = flag(norm_first, "norm_first")
+        causal = flag(causal, "causal")
         self.ln1 = LayerNorm(n_embd)
         self.attn = SelfAttention(n_embd, n_head, dropout, causal)
         self.ln2 = LayerNorm(n_embd)
@@ -213,6 +220,12 @@ class TransformerLM(nn.Module):
     def __init__(self, n_tokens: int, n_outputs: int, block_size: int, n_layer: int,
                  n_head: int, n_embd: int, dropout: float, causal: bool, head_bias: bool):
         super().__init__()
+        for value, name in ((n_tokens, "n_tokens"), (n_outputs, "n_outputs"),
+                            (block_size, "block_size"), (n_layer, "n_layer"),
+                            (n_head, "n_head"), (n_embd, "n_embd")):
+            positive_int(value, name)
+        dropout = real_number(dropout, "dropout", 0.0, 1.0)
+        causal, head_bias = flag(causal, "causal"), flag(head_bias, "head_bias")
         self.block_size = block_size
         self.n_layer = n_layer
         self.tok_emb = Embedding(n_tokens, n_embd)
