@@ -46,3 +46,13 @@ def test_frozen_body_does_not_change_while_the_head_learns():
         optimizer.step()
     assert all(torch.equal(a, b) for a, b in zip(body_before, model.body.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(head_before, model.head.parameters()))
+
+
+def test_conv_body_maps_digits_to_its_features():
+    from companion.torch.models.transfer import CONV_FEATURES, conv_body
+
+    seed_everything(0)
+    model = BodyHead(conv_body(), CONV_FEATURES, classes=5)
+    assert model.body(torch.rand(3, 1, 8, 8)).shape == (3, CONV_FEATURES) == (3, 512)
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 5)
+    assert sum(p.numel() for p in model.body.parameters()) == 160 + 4640

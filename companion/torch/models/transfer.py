@@ -3,6 +3,7 @@
 A :class:`BodyHead` network is ``head(body(x))``. After training on one task, its body can be
 kept and given a fresh head for another task (:meth:`BodyHead.with_new_head`), then either
 frozen (:func:`freeze`: only the head learns) or tuned together with the new head.
+:func:`conv_body` is the small convolutional body the chapters pre-train on the digits.
 """
 
 from __future__ import annotations
@@ -13,9 +14,25 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int
-from companion.torch.linear import Linear
+from companion.torch.activations import ReLU
+from companion.torch.conv import Conv2d
+from companion.torch.linear import Flatten, Linear
+from companion.torch.pooling import MaxPool2d
 
-__all__ = ["BodyHead", "freeze", "trainable_parameters"]
+__all__ = ["BodyHead", "conv_body", "CONV_FEATURES", "freeze", "trainable_parameters"]
+
+CONV_FEATURES = 32 * 4 * 4  # features of conv_body on 8 by 8 images
+
+
+def conv_body() -> nn.Sequential:
+    """Conv(1 -> 16, 3x3) -> ReLU -> Conv(16 -> 32, 3x3) -> ReLU -> MaxPool(2) -> Flatten.
+
+    Zero padding of one pixel keeps the size, the pooling halves it. Input: (N, 1, 8, 8) digits.
+    Output: (N, CONV_FEATURES) = (N, 512) features.
+    """
+    return nn.Sequential(Conv2d(1, 16, 3, padding=1), ReLU(),
+                         Conv2d(16, 32, 3, padding=1), ReLU(),
+                         MaxPool2d(2), Flatten())                           # (N, 32 * 4 * 4)
 
 
 class BodyHead(nn.Module):
