@@ -2,8 +2,8 @@
 
 The book is served from ``_build/html`` on a loopback port; every request to any other host is
 blocked and recorded. Each page must load with no missing resource, render every equation with
-MathJax and every Mermaid diagram as an SVG, show its figures, and list every chapter in the
-navigation. Each page is then read at desktop width (1280 px) and phone width (390 px): nothing
+MathJax and every Mermaid diagram as an SVG, show its figures, each with a caption and alt text
+that describes it, and list every chapter in the navigation. Each page is then read at desktop width (1280 px) and phone width (390 px): nothing
 (code, output, table, display equation) may be wider than its column unless it scrolls, no table
 may be left as raw ``|---|`` text, no ``np.float64(`` or ``<matplotlib.`` repr may show, and at
 desktop width every Mermaid diagram's text must be at least 10 px tall. Screenshots land in
@@ -153,6 +153,11 @@ def test_page_renders_offline(browser, server, page_path):
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
                            ".map(i => i.src)")
     assert broken == [], f"figures that did not render: {broken}"
+    uncaptioned = page.evaluate("""[...document.querySelectorAll('.cell_output img')]
+        .filter(i => !(i.closest('figure')?.querySelector('figcaption')?.textContent.trim())
+                     || !i.alt.trim() || /^[0-9a-f]{16,}/.test(i.alt))
+        .map(i => (i.closest('section[id]') || {}).id + ': ' + (i.alt || i.src.split('/').pop()))""")
+    assert uncaptioned == [], f"figures without a caption or without alt text: {uncaptioned}"
 
     math = page.evaluate("document.querySelectorAll('.math').length")
     typeset = page.evaluate("document.querySelectorAll('.math mjx-container').length")
