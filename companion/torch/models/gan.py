@@ -3,35 +3,51 @@
 The generator G maps random noise z ~ N(0, I) to a sample G(z); the discriminator D maps a
 sample to a logit, the log-odds that it came from the data rather than from G. One round of
 :func:`gan_step` first improves D at telling the two apart, then improves G at fooling the new
-D. :func:`mode_coverage` measures how much of a mixture of Gaussians the generator has learned.
+D; :func:`train_gan` repeats it on random batches of a data set. :func:`mode_coverage` measures
+how much of a mixture of Gaussians the generator has learned; for images, :func:`class_coverage`
+counts the classes a classifier sees among the samples and :func:`frechet_distance` compares the
+mean and covariance of two sets of feature vectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from companion.core.checks import positive_int, real_number
+from companion.torch.activations import ReLU
 from companion.torch.losses import BCEWithLogitsLoss
 from companion.torch.models.mlp import mlp
 
-__all__ = ["Generator", "Discriminator", "gan_step", "mode_coverage"]
+__all__ = ["Generator", "Discriminator", "gan_step", "train_gan", "mode_coverage",
+           "class_coverage", "frechet_distance"]
 
 
 class Generator(nn.Module):
     """x = G(z): an MLP from noise of ``latent`` numbers to a sample of ``out_features``.
 
+    Args:
+        latent: size of the noise vector z. out_features: size of a sample.
+        hidden: widths of the hidden layers. activation: factory of the hidden activation.
+        output: an optional module applied last, e.g. ``Tanh()`` for images scaled to [-1, 1].
+
     Input: (N, latent) noise. Output: (N, out_features) samples.
     :meth:`sample` draws the noise itself from N(0, I).
     """
 
-    def __init__(self, latent: int, out_features: int, hidden: Sequence[int] = (64, 64)):
+    def __init__(self, latent: int, out_features: int, hidden: Sequence[int] = (64, 64), *,
+                 activation: Callable[[], nn.Module] = ReLU, output: nn.Module | None = None):
         super().__init__()
         self.latent = positive_int(latent, "latent")
-        self.net = mlp(self.latent, hidden, out_features)
+        self.net = mlp(self.latent, hidden, out_features, activation=activation)
+        if output is not None:
+            if not isinstance(output, nn.Module):
+                raise TypeError(f"output must be an nn.Module or None, got "
+                                f"{type(output).__name__}")
+            self.net.append(output)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)                                                  # (N, out)
@@ -46,12 +62,17 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """D(x): an MLP from a sample to one logit, the log-odds that x is real.
 
+    Args:
+        in_features: size of a sample. hidden: widths of the hidden layers.
+        activation: factory of the hidden activation (DCGAN practice: a leaky ReLU).
+
     Input: (N, in_features). Output: (N,) logits.
     """
 
-    def __init__(self, in_features: int, hidden: Sequence[int] = (64, 64)):
+    def __init__(self, in_features: int, hidden: Sequence[int] = (64, 64), *,
+                 activation: Callable[[], nn.Module] = ReLU):
         super().__init__()
-        self.net = mlp(in_features, hidden, 1)
+        self.net = mlp(in_features, hidden, 1, activation=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)                                      # (N, 1) -> (N,)
@@ -91,6 +112,43 @@ def gan_step(generator: Generator, discriminator: Discriminator, opt_g: torch.op
     return d_loss.item(), g_loss.item()
 
 
+def train_gan(generator: Generator, discriminator: Discriminator, data: torch.Tensor, steps: int,
+              batch_size: int = 64, lr: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
+              seed: int = 0, every: int | None = None, n_samples: int = 1000,
+              sample_seed: int = 1) -> dict:
+    """Train a GAN for ``steps`` rounds of :func:`gan_step` on random batches of ``data`` (N, D).
+
+    Both networks use Adam with ``lr`` and ``betas``. One random stream, a ``torch.Generator``
+    seeded with ``seed``, draws each batch's rows (with replacement) and the noise. Every ``every`` steps (if given),
+    ``n_samples`` samples are kept, always from the same noise (seeded with ``sample_seed``), so
+    snapshots differ only because the generator changed.
+
+    Returns: ``{"d_losses": [...], "g_losses": [...], "snapshots": {step: (n_samples, D) array}}``.
+    """
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a torch.Tensor, got {type(data).__name__}")
+    if data.dim() != 2:
+        raise ValueError(f"data must have shape (N, D), got {tuple(data.shape)}")
+    steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
+    lr = real_number(lr, "lr", low=0.0, low_inclusive=False)
+    every = None if every is None else positive_int(every, "every")
+    n_samples = positive_int(n_samples, "n_samples")
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+    stream = torch.Generator().manual_seed(seed)
+    d_losses, g_losses, snapshots = [], [], {}
+    for step in range(1, steps + 1):
+        real = data[torch.randint(0, len(data), (batch_size,), generator=stream)]  # (B, D)
+        d_loss, g_loss = gan_step(generator, discriminator, opt_g, opt_d, real, stream)
+        d_losses.append(d_loss)
+        g_losses.append(g_loss)
+        if every is not None and step % every == 0:
+            with torch.no_grad():
+                noise = torch.Generator().manual_seed(sample_seed)
+                snapshots[step] = generator.sample(n_samples, noise).cpu().numpy()
+    return {"d_losses": d_losses, "g_losses": g_losses, "snapshots": snapshots}
+
+
 def mode_coverage(samples: np.ndarray, centres: np.ndarray, std: float, radius: float = 3.0,
                   min_share: float = 0.25) -> dict:
     """How well ``samples`` cover a mixture of Gaussians with ``centres`` and equal ``std``.
@@ -121,3 +179,64 @@ def mode_coverage(samples: np.ndarray, centres: np.ndarray, std: float, radius: 
     threshold = min_share * len(samples) / len(centres)
     return {"counts": counts, "reached": int((counts >= threshold).sum()),
             "high_quality": float(good.mean()), "threshold": threshold}
+
+
+def class_coverage(probabilities: np.ndarray, min_share: float = 0.25) -> dict:
+    """Which classes a classifier finds among generated samples, and how sure it is.
+
+    Each sample counts for its most probable class. A class is *reached* when it holds at
+    least ``min_share`` of the N / C samples an even spread would give it.
+
+    Args:
+        probabilities: (N, C) class probabilities of N samples (rows sum to 1).
+        min_share: the fraction of a fair share a class needs to count as reached.
+
+    Returns: a dict with ``counts`` (C,) samples per class, ``reached`` (classes reached),
+    ``confidence`` (mean of each sample's largest probability), ``largest_share`` and
+    ``smallest_share`` (the fullest and emptiest class's share of the samples).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"probabilities must have shape (N, C) with N > 0, got {p.shape}")
+    if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError("probabilities must be non-negative and each row must sum to 1")
+    min_share = real_number(min_share, "min_share", low=0.0)
+    n, c = p.shape
+    counts = np.bincount(p.argmax(axis=1), minlength=c)                     # (C,)
+    return {"counts": counts, "reached": int((counts >= min_share * n / c).sum()),
+            "confidence": float(p.max(axis=1).mean()),
+            "largest_share": float(counts.max() / n), "smallest_share": float(counts.min() / n)}
+
+
+def _sqrt_psd(c: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix, by eigh."""
+    w, v = np.linalg.eigh(c)                                                # (F,), (F, F)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T                      # V diag(√w) Vᵀ
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature vectors.
+
+    With means m_a, m_b and covariances C_a, C_b of the rows::
+
+        d^2 = |m_a - m_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))
+
+    the squared 2-Wasserstein distance between the two Gaussians; with a classifier's features
+    it is the FID of Heusel et al. (2017). 0 for identical statistics. C_a C_b is not symmetric,
+    but it is similar to the symmetric S = C_a^(1/2) C_b C_a^(1/2), so tr (C_a C_b)^(1/2) is the
+    sum of the square roots of the eigenvalues of S: two symmetric eigendecompositions, sound
+    even for singular covariances (dead features).
+
+    Args: a: (N, F) and b: (M, F) feature vectors, N, M >= 2. Returns: d^2, a float.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"a (N, F) and b (M, F) must share F and hold at least 2 rows each, "
+                         f"got shapes {a.shape} and {b.shape}")
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))                          # (F, F)
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))                          # (F, F)
+    root_a = _sqrt_psd(cov_a)                                               # (F, F)
+    s = root_a @ cov_b @ root_a                                             # (F, F)
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((s + s.T) / 2), 0.0, None)).sum()
+    mean_term = float(((a.mean(axis=0) - b.mean(axis=0)) ** 2).sum())
+    return max(mean_term + float(np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root), 0.0)
