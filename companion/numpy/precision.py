@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.core.checks import as_float_array
+
 __all__ = ["round_to_bfloat16", "BFLOAT16_EPS"]
 
 BFLOAT16_EPS = 2.0 ** -7  # distance from 1 to the next bfloat16 number
@@ -33,7 +35,7 @@ def round_to_bfloat16(x) -> np.ndarray:
     Returns:
         float32 array of shape (*) whose values are all exactly representable in bfloat16.
     """
-    x = np.asarray(x, dtype=np.float32)
+    x = as_float_array(x, "x").astype(np.float32)
     bits = x.view(np.uint32).astype(np.uint64)  # (*), room for the carry
     lsb = (bits >> 16) & 1  # last bit that bfloat16 keeps
     rounded = ((bits + 0x7FFF + lsb) & 0xFFFF0000).astype(np.uint32)

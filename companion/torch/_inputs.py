@@ -20,3 +20,10 @@ def tensor_input(value, name: str, floating: bool = True) -> torch.Tensor:
         raise TypeError(f"{name} must hold floating-point values, got dtype {value.dtype}")
     return value
 
+
+def module_input(value, name: str) -> torch.nn.Module:
+    """``value`` itself if it is a ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+    return value
+

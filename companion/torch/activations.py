@@ -28,6 +28,7 @@ def _minus_abs(x: torch.Tensor) -> torch.Tensor:
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     """max(x, 0), elementwise; any shape. ``nan`` passes through, as in torch."""
+    tensor_input(x, "x", floating=False)
     return torch.where(x <= 0, torch.zeros_like(x), x)
 
 
@@ -36,17 +37,20 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
 
     sigma(x) = 1 / (1 + z) for x >= 0 and z / (1 + z) for x < 0.
     """
+    tensor_input(x, "x", floating=False)
     z = torch.exp(_minus_abs(x))
     return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
 def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """log sigma(x) = min(x, 0) - ``log(1 + exp(-|x|))``; any shape."""
+    tensor_input(x, "x", floating=False)
     return torch.where(x >= 0, torch.zeros_like(x), x) - torch.log1p(torch.exp(_minus_abs(x)))
 
 
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh(x) = sign(x) (1 - e) / (1 + e) with ``e = exp(-2|x|)``; ``expm1`` keeps small x exact."""
+    tensor_input(x, "x", floating=False)
     e_minus_1 = torch.expm1(2 * _minus_abs(x))            # e - 1, in (-1, 0]
     t = -e_minus_1 / (2 + e_minus_1)                        # tanh(|x|)
     return torch.where(x >= 0, t, -t)
@@ -57,6 +61,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
     ``approximate="tanh"`` uses x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 instead.
     """
+    tensor_input(x, "x", floating=False)
     if approximate == "none":
         return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
     if approximate == "tanh":
@@ -69,6 +74,8 @@ def log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
 
     As torch's kernel: a slice holding ``nan`` or ``+inf`` (or only ``-inf``) is ``nan``.
     """
+    tensor_input(x, "x", floating=False)
+    integer(dim, "dim")
     if x.shape[dim] == 0:  # nothing to normalise (a maximum over no entries is undefined)
         return x.clone()
     shifted = x - x.amax(dim=dim, keepdim=True).detach()   # the shift cancels; no gradient needed
@@ -77,6 +84,8 @@ def log_softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 def softmax(x: torch.Tensor, dim: int) -> torch.Tensor:
     """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) along ``dim``, m = max_j x_j; any shape."""
+    tensor_input(x, "x", floating=False)
+    integer(dim, "dim")
     if x.shape[dim] == 0:  # nothing to normalise (a maximum over no entries is undefined)
         return x.clone()
     shifted = x - x.amax(dim=dim, keepdim=True).detach()   # the shift cancels; no gradient needed

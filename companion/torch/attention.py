@@ -29,6 +29,7 @@ def masked_softmax(scores: torch.Tensor) -> torch.Tensor:
     scores: (*, L, S). Returns weights (*, L, S), each row summing to 1 (or 0 if all blocked).
     A row holding ``nan`` or ``+inf`` is ``nan`` throughout, as in torch: it never turns finite.
     """
+    tensor_input(scores, "scores")
     if scores.shape[-1] == 0:                                              # no keys at all
         return scores.clone()
     row_max = scores.amax(dim=-1, keepdim=True).detach()                   # (*, L, 1)

@@ -14,7 +14,9 @@ __all__ = ["Dropout", "dropout"]
 
 def dropout(input: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """y = x * m / (1 - p), m ~ Bernoulli(1 - p) elementwise, in training; y = x otherwise."""
-    if not training or p == 0.0:
+    tensor_input(input, "input", floating=False)
+    p = real_number(p, "p", 0.0, 1.0)
+    if not flag(training, "training") or p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0

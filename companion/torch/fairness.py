@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import WeightedRandomSampler
 
 from companion.core.checks import positive_int
+from companion.torch._inputs import tensor_input
 
 __all__ = ["group_error_rates", "error_gap", "group_balanced_weights", "group_balanced_sampler",
            "weighted_cross_entropy"]
@@ -32,6 +33,14 @@ def _groups(groups) -> np.ndarray:
     return groups
 
 
+def _labels(values, name: str) -> np.ndarray:
+    try:
+        return np.asarray(torch.as_tensor(values).cpu())
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be class labels (a tensor or an array), got "
+                        f"{type(values).__name__}") from error
+
+
 def group_error_rates(predictions, targets, groups) -> dict:
     """Error rate (fraction of predictions != targets) within each group.
 
@@ -42,8 +51,7 @@ def group_error_rates(predictions, targets, groups) -> dict:
         {group label: error rate}, groups in sorted order.
     """
     groups = _groups(groups)
-    predictions = np.asarray(torch.as_tensor(predictions).cpu())
-    targets = np.asarray(torch.as_tensor(targets).cpu())
+    predictions, targets = _labels(predictions, "predictions"), _labels(targets, "targets")
     if not (predictions.shape == targets.shape == groups.shape):
         raise ValueError(f"predictions {predictions.shape}, targets {targets.shape} and groups "
                          f"{groups.shape} must all have shape (N,)")
@@ -54,6 +62,9 @@ def group_error_rates(predictions, targets, groups) -> dict:
 
 def error_gap(rates: dict) -> float:
     """Worst group's error rate minus the best group's."""
+    if not isinstance(rates, dict) or not rates:
+        raise TypeError(f"rates must be a non-empty dict of group -> error rate, got "
+                        f"{type(rates).__name__}")
     return max(rates.values()) - min(rates.values())
 
 
@@ -89,6 +100,9 @@ def group_balanced_sampler(groups, num_samples: int | None = None,
 def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
                            weights: torch.Tensor) -> torch.Tensor:
     """sum_n w_n CE(logits_n, targets_n) / sum_n w_n, for logits (N, C), targets and weights (N,)."""
+    tensor_input(logits, "logits")
+    tensor_input(targets, "targets", floating=False)
+    tensor_input(weights, "weights", floating=False)
     if weights.shape != targets.shape:
         raise ValueError(f"weights {tuple(weights.shape)} must match targets "
                          f"{tuple(targets.shape)}")

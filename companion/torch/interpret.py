@@ -17,16 +17,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import positive_int, real_number
+from companion.torch._inputs import module_input
 
 __all__ = ["class_scores", "saliency", "integrated_gradients", "occlusion"]
 
 
-def _check(x: torch.Tensor, target) -> torch.Tensor:
+def _check(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    module_input(model, "model")
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         raise ValueError(f"x must be a tensor (N, ...) with a batch dimension, got "
                          f"{getattr(x, 'shape', type(x).__name__)}")
-    target = torch.as_tensor(target, dtype=torch.long, device=x.device).reshape(-1)
+    try:
+        target = torch.as_tensor(target, dtype=torch.long, device=x.device).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"target must be a class index or one per example, got "
+                        f"{type(target).__name__} {target!r}") from error
     if target.numel() == 1:
         target = target.expand(len(x))
     if target.shape != (len(x),):
@@ -37,7 +43,7 @@ def _check(x: torch.Tensor, target) -> torch.Tensor:
 
 def class_scores(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     """score_n = model(x)[n, target_n]: the logit of each example's target class, shape (N,)."""
-    target = _check(x, target)
+    target = _check(model, x, target)
     return model(x).gather(1, target[:, None])[:, 0]  # (N, K) -> (N,)
 
 
@@ -47,6 +53,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     Examples do not interact in eval mode, so the gradient of the summed scores holds each
     example's own gradient. Take ``.abs()`` (and a max over channels) for the classic map.
     """
+    _check(model, x, target)
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(class_scores(model, x, target).sum(), x)
     return grad
@@ -73,8 +80,11 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target,
         attributions with the shape of ``x``.
     """
     steps = positive_int(steps, "steps")
-    target = _check(x, target)
+    batch_size = positive_int(batch_size, "batch_size")
+    target = _check(model, x, target)
     x = x.detach()
+    if not isinstance(baseline, (torch.Tensor, int, float)) or isinstance(baseline, bool):
+        raise TypeError(f"baseline must be a tensor or a number, got {type(baseline).__name__}")
     baseline = torch.as_tensor(baseline, dtype=x.dtype, device=x.device).expand_as(x)
     alphas = torch.linspace(0.0, 1.0, steps + 1, dtype=x.dtype, device=x.device)  # (S+1,)
     weights = torch.full_like(alphas, 1.0 / steps)
@@ -110,7 +120,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, patch: int = 2, stride:
         map of shape (N, H, W).
     """
     patch, stride = positive_int(patch, "patch"), positive_int(stride, "stride")
-    target = _check(x, target)
+    fill = real_number(fill, "fill")
+    target = _check(model, x, target)
     if x.dim() != 4:
         raise ValueError(f"x must be images (N, C, H, W), got shape {tuple(x.shape)}")
     n, _, height, width = x.shape

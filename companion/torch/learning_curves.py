@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.core.checks import positive_int, real_number
+from companion.torch._inputs import module_input
 from companion.torch.training import accuracy, seed_everything, train_steps
 
 __all__ = ["balanced_subset", "train_classifier", "held_out_accuracy", "learning_curve",
@@ -94,6 +95,7 @@ def train_classifier(model: nn.Module, x, y, steps: int, lr: float, batch_size: 
         batch_size: examples per step. weight_decay: Adam's L2 penalty.
         seed: seed of the batch order.
     """
+    module_input(model, "model")
     x, y = _as_inputs(x, y)
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
@@ -110,7 +112,11 @@ def train_classifier(model: nn.Module, x, y, steps: int, lr: float, batch_size: 
 
 
 def _as_inputs(x, y) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.as_tensor(x, dtype=torch.float32)
+    try:
+        x = torch.as_tensor(x, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"x must be a numeric array or tensor (N, ...), got "
+                        f"{type(x).__name__}") from error
     y = torch.as_tensor(_labels(y, "y"), dtype=torch.int64)
     if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"x and y must hold the same number of examples (at least one), got "
@@ -121,6 +127,7 @@ def _as_inputs(x, y) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def held_out_accuracy(model: nn.Module, x, y) -> float:
     """Fraction of ``x`` (N, ...) that ``model`` classifies as ``y`` (N,), in eval mode."""
+    module_input(model, "model")
     x, y = _as_inputs(x, y)
     was_training = model.training
     model.eval()

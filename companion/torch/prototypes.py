@@ -22,6 +22,7 @@ from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear
 from companion.torch.pooling import MaxPool2d
 from companion.torch.training import train_steps
+from companion.torch._inputs import tensor_input
 
 __all__ = ["prototypes", "prototype_logits", "prototypical_loss", "ConvEmbedding",
            "train_prototypical", "few_shot_accuracy"]
@@ -29,6 +30,8 @@ __all__ = ["prototypes", "prototype_logits", "prototypical_loss", "ConvEmbedding
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
     """c_k = mean of embeddings[labels == k]: (N, D) with labels (N,) in [0, K) -> (K, D)."""
+    tensor_input(embeddings, "embeddings")
+    tensor_input(labels, "labels", floating=False)
     if embeddings.dim() != 2 or labels.shape != embeddings.shape[:1]:
         raise ValueError(f"embeddings must be (N, D) with labels (N,), got "
                          f"{tuple(embeddings.shape)} and {tuple(labels.shape)}")
@@ -43,6 +46,8 @@ def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> to
 
 def prototype_logits(queries: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
     """``logit[q, k] = -sum_d (queries[q, d] - protos[k, d])^2``: (Q, D), (K, D) -> (Q, K)."""
+    tensor_input(queries, "queries")
+    tensor_input(protos, "protos")
     if queries.dim() != 2 or protos.dim() != 2 or queries.shape[1] != protos.shape[1]:
         raise ValueError(f"queries (Q, D) and protos (K, D) must share D, got "
                          f"{tuple(queries.shape)} and {tuple(protos.shape)}")
@@ -57,6 +62,10 @@ def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor,
     support (S, D) embeddings with labels (S,); queries (Q, D) with labels (Q,).
     Returns (loss, accuracy): a scalar tensor and a float.
     """
+    for name, value in (("support", support), ("queries", queries)):
+        tensor_input(value, name)
+    for name, value in (("support_labels", support_labels), ("query_labels", query_labels)):
+        tensor_input(value, name, floating=False)
     logits = prototype_logits(queries, prototypes(support, support_labels, n_way))  # (Q, K)
     logp = log_softmax(logits, dim=-1)  # (Q, K)
     loss = -logp.gather(1, query_labels[:, None]).mean()  # (Q, 1) -> scalar

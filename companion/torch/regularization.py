@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import real_number
+from companion.torch._inputs import module_input
 
 __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "penalized", "weight_norm",
            "near_zero_fraction"]
@@ -25,7 +26,7 @@ __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "penalized", "weight
 
 def weight_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
     """The parameters a weight penalty acts on: those with ``dim() >= 2`` (weights, kernels)."""
-    return (p for p in model.parameters() if p.dim() >= 2)
+    return (p for p in module_input(model, "model").parameters() if p.dim() >= 2)
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:
@@ -46,6 +47,9 @@ def penalized(loss_fn: Callable, model: nn.Module, l2: float = 0.0,
     a training loop in place of ``loss_fn``. Its values include the penalty: evaluate with
     the plain ``loss_fn`` to compare data losses between models.
     """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    module_input(model, "model")
     l2 = real_number(l2, "l2", 0.0)
     l1 = real_number(l1, "l1", 0.0)
 

@@ -25,10 +25,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from companion.core.checks import positive_int
+from companion.core.checks import flag, positive_int, real_number
 from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
 
-from ._inputs import tensor_input
+from ._inputs import module_input, tensor_input
 from .device import default_device, to_device
 
 __all__ = ["seed_everything", "accuracy", "evaluate", "fit", "train_steps", "History",
@@ -45,6 +45,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    flag(deterministic, "deterministic")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -228,6 +229,9 @@ def train_steps(model: nn.Module, batches: Iterator, compute_loss: Callable,
 
 def adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW (betas 0.9, 0.99) decaying the matrices, not biases, norm gains or embeddings."""
+    module_input(model, "model")
+    lr = real_number(lr, "lr", 0.0)
+    weight_decay = real_number(weight_decay, "weight_decay", 0.0)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "emb" not in n]
     keep = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "emb" not in n)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
@@ -238,6 +242,9 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int,
                   warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Scale the learning rate by (s + 1) / warmup for s < warmup, then follow a cosine from
     1 down to 0.1 at step ``steps``; call ``.step()`` after each optimiser step."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    positive_int(steps, "steps", allow_zero=True)
     positive_int(warmup, "warmup", allow_zero=True)
 
     def rate(step: int) -> float:

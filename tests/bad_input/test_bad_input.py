@@ -5,12 +5,19 @@ argument of the same call it does not fit with), or in acceptance where torch.nn
 never in an error from deep inside NumPy or torch.
 """
 
+import functools
+
 import companion.numpy as cnp
 from tests.bad_input import walker
 
 
+@functools.cache
+def _probes() -> list:
+    return walker.all_probes()  # one run (about a minute) for both tests below
+
+
 def test_bad_arguments_are_refused_by_name():
-    probes = walker.all_probes()  # one run (about a minute), not one per collecting worker
+    probes = _probes()
     failed = [f"{p.target}: {p.argument} <- {p.bad}: {p.detail}" for p in probes if not p.ok]
     assert not failed, f"{len(failed)} of {len(probes)} probes fail:\n" + "\n".join(failed)
     targets = {probe.target.split("(")[0].removesuffix(".forward") for probe in probes}
@@ -19,6 +26,20 @@ def test_bad_arguments_are_refused_by_name():
                                                                              "Sequential")}
     assert {f"companion.numpy.{name}" for name in layers} - targets == set()
     assert len(probes) > 1000
+
+
+def test_every_public_callable_is_probed_or_excused():
+    """Each public class and function is probed, or listed in NOT_PROBED with its reason."""
+    public = walker.public_callables()
+    probed = walker.probed_callables(_probes())
+    listed = set(walker.NOT_PROBED)
+    assert len(public) > 200
+    assert sorted(public - probed - listed) == [], "neither probed nor listed in NOT_PROBED"
+    assert sorted(listed - public) == [], "NOT_PROBED names no public callable"
+    assert sorted(listed & probed) == [], "probed now: take it out of NOT_PROBED"
+    assert all(reason.strip() for reason in walker.NOT_PROBED.values())
+    unchecked = {walker._dotted(fn) for fn, _, _ in walker.UNCHECKED.values()}
+    assert sorted(unchecked - listed) == [], "an UNCHECKED call must be listed in NOT_PROBED"
 
 
 def test_the_walker_catches_an_opaque_crash(monkeypatch):

@@ -7,12 +7,18 @@ passes when the package raises ``ValueError``/``TypeError`` whose message names 
 when it accepts a value that ``torch.nn`` accepts too. It fails when the package crashes with any
 other error (an ``IndexError`` inside NumPy, an ``AttributeError`` inside torch), raises without
 naming the argument, or accepts a value of the wrong type.
+
+Every public class and function of the three packages (the names in the ``__all__`` of each
+public module that the module defines) is probed, or listed in :data:`NOT_PROBED` with the
+reason; :data:`UNCHECKED` keeps valid calls of those that still fail a probe.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
+import pkgutil
 import re
 import warnings
 
@@ -20,14 +26,26 @@ import numpy as np
 import torch
 
 import companion.data as cdata
-from companion.data import episodes, masking
+from companion.data import episodes, masking, memory, subsets
 import companion.numpy as cnp
+import companion.numpy.autograd as ag
+from companion.numpy.autograd import broadcasting
 import companion.numpy.transformer as cnp_transformer
 import companion.torch as ctorch
-from companion.numpy import ngram, training as np_training
-from companion.torch.models import bert, gpt, mlp, seq2seq, transformer
-from companion.torch.nas import space, strategies
+from companion.numpy import neighbours, ngram, precision, shapley, training as np_training
+from companion.numpy import prototypes as np_prototypes
+from companion.torch import (augment, batching, distributed, fairness, heads, initialisation,
+                             interpret, learning_curves, prototypes, regularization)
+from companion.torch.models import (attention_only, autoencoder, bert, cnn, gan, gpt, mlp,
+                                    recurrent_lm, residual, seq2seq, transfer, transformer)
+from companion.torch.nas import darts, space, strategies
+from companion.torch.rl import (dpo, environments, fine_tuning, policy_gradients, returns,
+                                reward_models)
 from tests.conformance.classify import module_samples, to_numpy, twin_module_infos
+
+activations, attention, device, dropout, ctraining = (importlib.import_module(
+    f"companion.torch.{name}") for name in ("activations", "attention", "device", "dropout",
+                                            "training"))  # modules, not the names they export
 
 WRONG_TYPES = {"a string": "bad", "None": None, "a list of strings": ["a", "b"]}
 
@@ -194,7 +212,7 @@ VALID = {
     "companion.data.copy_task": (cdata.copy_task, (), {}),
     "companion.data.reverse_task": (cdata.reverse_task, (), {}),
     "companion.data.addition_task": (cdata.addition_task, (), {}),
-    "companion.data.split_indices": (cdata.split_indices, (np.arange(30) % 3,), {}),
+    "companion.data.split_indices": (cdata.split_indices, ("val",), {}),
     "companion.data.load_digits": (cdata.load_digits, (), {}),
     "companion.data.sample_episode": (episodes.sample_episode, (np.arange(40) % 4, [0, 1], 2, 3), {}),
     "companion.data.mask_tokens": (masking.mask_tokens, (np.arange(20) % 5, 5, 6), {}),
@@ -241,6 +259,388 @@ VALID = {
 }
 
 
+# tiny fixtures for the calls below
+_net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+_x4, _y4 = torch.randn(6, 4), torch.arange(6) % 3
+_images = torch.zeros(2, 1, 6, 6)
+_theta = torch.eye(2, 3).expand(2, 2, 3).clone()
+_attn_only = attention_only.AttentionOnlyTransformer(7, 8, n_layer=1, n_head=2, n_embd=8)
+_w = np.random.default_rng(0).normal(size=(5, 3))
+_ag = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+_ag_root = (_ag * 2.0).sum()
+_bg = np.zeros((3, 3))
+_f = lambda rows: np.asarray(rows).sum(axis=1)  # noqa: E731 - a model for the Shapley calls
+_masks = np.array([[True, False, True]])
+_lin = cnp.Linear(2, 3)
+_adam = torch.optim.SGD(_net.parameters(), lr=0.0)
+_mdp = environments.grid_world()
+_net_images = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
+_gpt = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n_embd=8))
+_generator, _discriminator = gan.Generator(2, 3, hidden=(4,)), gan.Discriminator(3, hidden=(4,))
+_p = torch.log_softmax(torch.zeros(4, 3), dim=1)[:, 0]
+
+VALID.update({
+    "companion.data.first_symbol_task": (memory.first_symbol_task, (), {"n": 4, "length": 6}),
+    "companion.numpy.autograd.concatenate": (ag.concatenate, ([_ag, _ag],), {}),
+    "companion.numpy.autograd.stack": (ag.stack, ([_ag, _ag],), {}),
+    "companion.numpy.autograd.cross_entropy": (ag.cross_entropy, (_ag, np.array([0, 2])), {}),
+    "companion.numpy.autograd.Neuron": (ag.Neuron, (3,), {}),
+    "companion.numpy.autograd.Layer": (ag.Layer, (3, 2), {}),
+    "companion.numpy.autograd.MLP": (ag.MLP, (3, [4, 2]), {}),
+    "companion.numpy.neighbours.cosine_similarity": (neighbours.cosine_similarity, (_w,), {}),
+    "companion.numpy.neighbours.nearest_neighbours": (neighbours.nearest_neighbours, (_w,),
+                                                      {"k": 2}),
+    "companion.numpy.neighbours.partner_rank": (neighbours.partner_rank, (_w, [(0, 1)]), {}),
+    "companion.numpy.neighbours.principal_components": (neighbours.principal_components, (_w,),
+                                                        {}),
+    "companion.numpy.neighbours.same_group_rate": (neighbours.same_group_rate,
+                                                   (_w, [0, 0, 1, 1, 1]), {}),
+    "companion.numpy.ngram.NeighbourCountModel": (ngram.NeighbourCountModel, (5,), {}),
+    "companion.numpy.precision.round_to_bfloat16": (precision.round_to_bfloat16, (np.zeros(3),),
+                                                    {}),
+    "companion.numpy.prototypes.prototypes": (np_prototypes.prototypes,
+                                              (np.zeros((4, 3)), np.array([0, 1, 0, 1]), 2), {}),
+    "companion.numpy.prototypes.prototype_logits": (np_prototypes.prototype_logits,
+                                                    (np.zeros((2, 3)), np.zeros((2, 3))), {}),
+    "companion.numpy.shapley.all_coalitions": (shapley.all_coalitions, (3,), {}),
+    "companion.torch.relu": (activations.relu, (_x4,), {}),
+    "companion.torch.sigmoid": (activations.sigmoid, (_x4,), {}),
+    "companion.torch.log_sigmoid": (activations.log_sigmoid, (_x4,), {}),
+    "companion.torch.tanh": (activations.tanh, (_x4,), {}),
+    "companion.torch.gelu": (activations.gelu, (_x4,), {}),
+    "companion.torch.softmax": (activations.softmax, (_x4, 1), {}),
+    "companion.torch.log_softmax": (activations.log_softmax, (_x4, 1), {}),
+    "companion.torch.masked_softmax": (attention.masked_softmax, (_x4,), {}),
+    "companion.torch.dropout": (dropout.dropout, (_x4, 0.5), {}),
+    "companion.torch.fairness.group_error_rates": (fairness.group_error_rates,
+                                                   (_y4, _y4, np.arange(6) % 2), {}),
+    "companion.torch.fairness.error_gap": (fairness.error_gap, ({0: 0.1, 1: 0.3},), {}),
+    "companion.torch.fairness.weighted_cross_entropy": (fairness.weighted_cross_entropy,
+                                                        (torch.zeros(6, 3), _y4, torch.ones(6)),
+                                                        {}),
+    "companion.torch.heads.offset_targets": (heads.offset_targets, (2, 5), {}),
+    "companion.torch.initialisation.init_std": (initialisation.init_std, (3, 4, "kaiming"), {}),
+    "companion.torch.initialisation.initialise_": (initialisation.initialise_, (_net,), {}),
+    "companion.torch.initialisation.linear_layers": (initialisation.linear_layers, (_net,), {}),
+    "companion.torch.interpret.class_scores": (interpret.class_scores, (_net, _x4, _y4), {}),
+    "companion.torch.interpret.saliency": (interpret.saliency, (_net, _x4, _y4), {}),
+    "companion.torch.interpret.integrated_gradients": (interpret.integrated_gradients,
+                                                       (_net, _x4, _y4), {"steps": 4}),
+    "companion.torch.learning_curves.balanced_subset": (learning_curves.balanced_subset,
+                                                        (np.arange(12) % 3, 6, 0), {}),
+    "companion.torch.learning_curves.held_out_accuracy": (learning_curves.held_out_accuracy,
+                                                          (_net, _x4, _y4), {}),
+    "companion.torch.learning_curves.train_classifier": (learning_curves.train_classifier,
+                                                         (torch.nn.Linear(4, 3), _x4, _y4, 1, 0.1),
+                                                         {}),
+    "companion.torch.models.attention_only.AttentionOnlyTransformer": (
+        attention_only.AttentionOnlyTransformer, (7, 8), {"n_layer": 1, "n_head": 2, "n_embd": 8}),
+    "companion.torch.models.attention_only.periodic_random_tokens": (
+        attention_only.periodic_random_tokens, (2, 8, 5, 2, 3), {"rng": 0}),
+    "companion.torch.models.autoencoder.Autoencoder": (autoencoder.Autoencoder, (4, 2), {}),
+    "companion.torch.models.autoencoder.reconstruction_error": (
+        autoencoder.reconstruction_error, (autoencoder.Autoencoder(4, 2), _x4), {}),
+    "companion.torch.models.bert.MaskedLM": (bert.MaskedLM, (bert.MaskedLMConfig(11),), {}),
+    "companion.torch.models.cnn.conv_net": (cnn.conv_net, (), {"channels": (2,)}),
+    "companion.torch.models.cnn.layer_outputs": (cnn.layer_outputs,
+                                                 (cnn.conv_net(channels=(2,)),
+                                                  torch.zeros(1, 1, 8, 8)),
+                                                 {}),
+    "companion.torch.models.gan.Generator": (gan.Generator, (2, 3), {"hidden": (4,)}),
+    "companion.torch.models.gan.Discriminator": (gan.Discriminator, (3,), {"hidden": (4,)}),
+    "companion.torch.models.gpt.GPT": (gpt.GPT, (_gpt.config,), {}),
+    "companion.torch.models.recurrent_lm.RecurrentLM": (recurrent_lm.RecurrentLM, (7, 4, 5), {}),
+    "companion.torch.models.recurrent_lm.sequence_loss": (
+        recurrent_lm.sequence_loss, (recurrent_lm.RecurrentLM(7, 4, 5), np.arange(10) % 7),
+        {"chunk": 4}),
+    "companion.torch.models.residual.ResidualBlock": (residual.ResidualBlock, (4,), {}),
+    "companion.torch.models.residual.BlockStack": (residual.BlockStack, (3, 4, 2, 2), {}),
+    "companion.torch.models.residual.weight_gradient_norms": (residual.weight_gradient_norms,
+                                                              (_net,), {}),
+    "companion.torch.models.transfer.BodyHead": (transfer.BodyHead, (torch.nn.Flatten(), 4, 3), {}),
+    "companion.torch.models.transfer.freeze": (transfer.freeze, (torch.nn.Linear(2, 2),), {}),
+    "companion.torch.models.transfer.trainable_parameters": (transfer.trainable_parameters,
+                                                             (_net,), {}),
+    "companion.torch.models.transformer.check_sizes": (transformer.check_sizes,
+                                                       (gpt.GPTConfig(vocab_size=11),), {}),
+    "companion.torch.nas.darts.MixedOp": (darts.MixedOp, (2,), {}),
+    "companion.torch.nas.darts.MixedCell": (darts.MixedCell, (2,), {"n_nodes": 3}),
+    "companion.torch.nas.space.genotype_str": (space.genotype_str, (("skip", "none", "skip"),), {}),
+    "companion.torch.nas.space.ReLUConv": (space.ReLUConv, (2, 3), {}),
+    "companion.torch.nas.space.CellNetwork": (space.CellNetwork,
+                                              (space.Cell(("skip", "none", "skip"), 2), 2), {}),
+    "companion.torch.prototypes.ConvEmbedding": (prototypes.ConvEmbedding, (2, 4), {}),
+    "companion.torch.prototypes.prototypes": (prototypes.prototypes,
+                                              (torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), 2),
+                                              {}),
+    "companion.torch.prototypes.prototype_logits": (prototypes.prototype_logits,
+                                                    (torch.zeros(2, 3), torch.zeros(2, 3)), {}),
+    "companion.torch.prototypes.prototypical_loss": (
+        prototypes.prototypical_loss, (torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]),
+                                       torch.zeros(2, 3), torch.tensor([0, 1]), 2), {}),
+    "companion.torch.regularization.weight_parameters": (regularization.weight_parameters,
+                                                         (_net,), {}),
+    "companion.torch.regularization.l2_penalty": (regularization.l2_penalty, (_net,), {}),
+    "companion.torch.regularization.l1_penalty": (regularization.l1_penalty, (_net,), {}),
+    "companion.torch.regularization.penalized": (regularization.penalized,
+                                                 (torch.nn.functional.cross_entropy, _net),
+                                                 {"l2": 0.1}),
+    "companion.torch.regularization.weight_norm": (regularization.weight_norm, (_net,), {}),
+    "companion.torch.regularization.near_zero_fraction": (regularization.near_zero_fraction,
+                                                          (_net,), {}),
+    "companion.torch.rl.dpo.dpo_loss": (dpo.dpo_loss, (_p, _p, _p, _p, 0.1), {}),
+    "companion.torch.rl.dpo.kl_regularised_optimum": (dpo.kl_regularised_optimum,
+                                                      (np.full(3, 1 / 3), np.arange(3.0), 0.5), {}),
+    "companion.torch.rl.environments.GaussianBandit": (environments.GaussianBandit,
+                                                       ([0.0, 1.0],), {}),
+    "companion.torch.rl.fine_tuning.char_entropy": (fine_tuning.char_entropy,
+                                                    (torch.tensor([[1, 2, 2]]),), {}),
+    "companion.torch.rl.fine_tuning.distinct_fraction": (fine_tuning.distinct_fraction,
+                                                         (torch.tensor([[1, 2], [1, 2]]),), {}),
+    "companion.torch.rl.policy_gradients.reinforce_loss": (policy_gradients.reinforce_loss,
+                                                           (_p, torch.ones(4)), {}),
+    "companion.torch.rl.policy_gradients.ppo_clip_loss": (policy_gradients.ppo_clip_loss,
+                                                          (_p, _p, torch.ones(4)), {}),
+    "companion.torch.rl.policy_gradients.kl_penalised_rewards": (
+        policy_gradients.kl_penalised_rewards,
+        (torch.ones(2), torch.zeros(2, 3), torch.zeros(2, 3), 0.1),
+        {}),
+    "companion.torch.rl.returns.reward_to_go": (returns.reward_to_go, (torch.ones(2, 3), 0.9), {}),
+    "companion.torch.rl.returns.gae_advantages": (returns.gae_advantages,
+                                                  (torch.ones(2, 3), torch.zeros(2, 4), 0.9, 0.95),
+                                                  {}),
+    "companion.torch.rl.reward_models.BagOfTokensReward": (reward_models.BagOfTokensReward, (5,),
+                                                           {}),
+    "companion.torch.rl.reward_models.bradley_terry_loss": (reward_models.bradley_terry_loss,
+                                                            (torch.zeros(3), torch.ones(3)), {}),
+    "companion.torch.interpret.occlusion": (interpret.occlusion, (_net_images, _images, 1), {}),
+    "companion.torch.rl.fine_tuning.sample_responses": (fine_tuning.sample_responses,
+                                                        (_gpt, torch.tensor([1, 2]), 2, 3), {}),
+    "companion.torch.models.gpt.evaluate_loss": (gpt.evaluate_loss, (_gpt, np.arange(20) % 11), {}),
+    "companion.torch.models.gpt.stream_log_probs": (gpt.stream_log_probs,
+                                                    (_gpt, np.arange(20) % 11), {}),
+    "companion.torch.training.seed_everything": (ctraining.seed_everything, (0,), {}),
+    "companion.torch.training.adamw": (ctraining.adamw, (_net, 0.1, 0.01), {}),
+    "companion.torch.training.warmup_cosine": (ctraining.warmup_cosine, (_adam, 10, 2), {}),
+})
+
+
+# valid calls of callables whose arguments are not all checked yet: each fails some probe today
+# (see NOT_PROBED); move an entry into VALID once its checks are in place
+UNCHECKED = {
+    "companion.data.first_per_class": (subsets.first_per_class,
+                                       (np.zeros((6, 2)), np.arange(6) % 3, 1), {}),
+    "companion.numpy.autograd.unbroadcast": (ag.unbroadcast, (np.zeros((2, 3)), (1, 3)), {}),
+    "companion.numpy.autograd.broadcasts_to": (broadcasting.broadcasts_to, ((1, 3), (2, 3)), {}),
+    "companion.numpy.autograd.topological_order": (ag.topological_order, (_ag_root,), {}),
+    "companion.numpy.autograd.trace": (ag.trace, (_ag_root,), {}),
+    "companion.numpy.autograd.to_mermaid": (ag.to_mermaid, (_ag_root,), {}),
+    "companion.numpy.shapley.shapley_kernel_weight": (shapley.shapley_kernel_weight,
+                                                      (3, np.array([1, 2])), {}),
+    "companion.numpy.shapley.coalition_values": (shapley.coalition_values,
+                                                 (_f, np.ones(3), _bg, _masks), {}),
+    "companion.numpy.shapley.exact_shapley": (shapley.exact_shapley, (_f, np.ones(3), _bg), {}),
+    "companion.numpy.shapley.kernel_shap": (shapley.kernel_shap, (_f, np.ones(3), _bg, 8),
+                                            {"rng": 0}),
+    "companion.numpy.training.minibatches": (np_training.minibatches, (10, 3), {}),
+    "companion.numpy.training.ArrayLoader": (np_training.ArrayLoader,
+                                             (np.zeros((4, 2)), np.zeros(4)), {}),
+    "companion.numpy.training.train_step": (
+        np_training.train_step, (_lin, cnp.MSELoss(), cnp.SGD(_lin.parameters(), lr=0.0),
+                                 np.zeros((4, 2)), np.zeros((4, 3))), {}),
+    "companion.numpy.training.evaluate": (
+        np_training.evaluate, (_lin, np_training.ArrayLoader(np.zeros((4, 2)), np.zeros((4, 3)))),
+        {"loss_fn": cnp.MSELoss()}),
+    "companion.torch.augment.RandomAffine": (augment.RandomAffine, (), {}),
+    "companion.torch.augment.affine_matrices": (augment.affine_matrices,
+                                                (10.0, 1.0, (1.0, 0.0), (6, 6)), {}),
+    "companion.torch.augment.affine_warp": (augment.affine_warp, (_images, _theta), {}),
+    "companion.torch.augment.random_affine": (augment.random_affine, (_images,), {}),
+    "companion.torch.batching.as_batch": (batching.as_batch,
+                                          (np.zeros((4, 2)), np.zeros(4, int)), {}),
+    "companion.torch.distributed.TrainConfig": (distributed.TrainConfig, (), {}),
+    "companion.torch.distributed.make_model": (distributed.make_model,
+                                               (distributed.TrainConfig(hidden=4),), {}),
+    "companion.torch.distributed.global_batches": (distributed.global_batches,
+                                                   (20, distributed.TrainConfig(batch_size=8)), {}),
+    "companion.torch.distributed.shard": (distributed.shard, (np.arange(8), 0, 2), {}),
+    "companion.torch.heads.attention_maps": (heads.attention_maps,
+                                             (_attn_only, torch.zeros(2, 8).long()), {}),
+    "companion.torch.heads.chance_score": (heads.chance_score, (torch.tensor([[-1, 0, 1]]),), {}),
+    "companion.torch.heads.head_scores": (heads.head_scores, (torch.full((1, 1, 2, 3, 3), 1 / 3),
+                                                              torch.tensor([[-1, 0, 1]])), {}),
+    "companion.torch.heads.induction_targets": (heads.induction_targets,
+                                                (torch.tensor([2, 3]), 6), {}),
+    "companion.torch.heads.previous_match_targets": (heads.previous_match_targets,
+                                                     (torch.zeros(2, 5).long(), [0]), {}),
+    "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
+                                                        (_net, _x4, _y4), {}),
+    "companion.torch.models.gan.class_coverage": (gan.class_coverage, (np.eye(3),), {}),
+    "companion.torch.models.gan.frechet_distance": (gan.frechet_distance,
+                                                    (_w, _w[::-1].copy()), {}),
+    "companion.torch.models.gan.mode_coverage": (gan.mode_coverage, (_w[:, :2], _w[:2, :2], 0.1),
+                                                 {}),
+    "companion.torch.rl.environments.grid_world": (environments.grid_world, (), {}),
+    "companion.torch.rl.policy_gradients.score_function_gradients": (
+        policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
+                                                    np.array([1.0, 0.0])), {}),
+    "companion.torch.rl.reward_models.CountingOracle": (reward_models.CountingOracle, ([1, 2],),
+                                                        {}),
+    "companion.torch.rl.reward_models.pair_accuracy": (
+        reward_models.pair_accuracy, (reward_models.BagOfTokensReward(5), torch.zeros(3, 4).long(),
+                                      torch.ones(3, 4).long(), torch.tensor([True, False, True])),
+        {}),
+    "companion.torch.models.gan.gan_step": (
+        gan.gan_step, (_generator, _discriminator, torch.optim.SGD(_generator.parameters(), lr=0.0),
+                       torch.optim.SGD(_discriminator.parameters(), lr=0.0), torch.zeros(4, 3)),
+        {}),
+    "companion.torch.training.evaluate": (ctraining.evaluate, (_net, [(_x4, _y4)]),
+                                          {"loss_fn": torch.nn.functional.cross_entropy}),
+}
+
+
+_TRAINS = "runs a training loop or a search (seconds or more a call)"
+_PROCESSES = "spawns worker processes that train"
+_NO_ARGUMENTS = "takes no arguments"
+_RECORD = "a dataclass that stores what it is given, with no checks of its own"
+_ANY_LABELS = "group labels may be any values (np.unique), so a list of strings is a valid call"
+_LATER = "to probe: needs a valid call in VALID"
+
+# public callables the walker does not probe, each with the reason; the completeness test
+# fails for a public callable that is neither probed nor listed here, and for a stale entry
+NOT_PROBED = {
+    "companion.numpy.training.fit": _TRAINS,
+    "companion.torch.training.fit": _TRAINS,
+    "companion.torch.training.train_steps": _TRAINS,
+    "companion.torch.checkpoints.cached_tiny_gpt": _TRAINS,
+    "companion.torch.distributed.train_on_shards": _TRAINS,
+    "companion.torch.distributed.train_single_process": _TRAINS,
+    "companion.torch.learning_curves.learning_curve": _TRAINS,
+    "companion.torch.models.attention_only.train_attention_only": _TRAINS,
+    "companion.torch.models.autoencoder.train_autoencoder": _TRAINS,
+    "companion.torch.models.bert.train_masked_lm": _TRAINS,
+    "companion.torch.models.gan.train_gan": _TRAINS,
+    "companion.torch.models.gpt.train_tiny_gpt": _TRAINS,
+    "companion.torch.models.recurrent_lm.train_language_model": _TRAINS,
+    "companion.torch.nas.benchmark.build_table": _TRAINS,
+    "companion.torch.nas.benchmark.train_architecture": _TRAINS,
+    "companion.torch.nas.darts.darts_search": _TRAINS,
+    "companion.torch.nas.strategies.random_search": _TRAINS,
+    "companion.torch.nas.strategies.regularized_evolution": _TRAINS,
+    "companion.torch.nas.strategies.reinforce_controller": _TRAINS,
+    "companion.torch.prototypes.few_shot_accuracy": _TRAINS,
+    "companion.torch.prototypes.train_prototypical": _TRAINS,
+    "companion.torch.rl.actor_critic.train_policy": _TRAINS,
+    "companion.torch.rl.fine_tuning.dpo_finetune": _TRAINS,
+    "companion.torch.rl.fine_tuning.rl_finetune": _TRAINS,
+    "companion.torch.rl.fine_tuning.supervised_finetune": _TRAINS,
+    "companion.torch.rl.policy_gradients.train_reinforce": _TRAINS,
+    "companion.torch.rl.reward_models.train_reward_model": _TRAINS,
+    "companion.torch.distributed.train_data_parallel": _PROCESSES,
+    "companion.torch.distributed.main": "torchrun's entry point: takes command-line words",
+    "companion.torch.device.default_device": _NO_ARGUMENTS,
+    "companion.torch.distributed.free_port": _NO_ARGUMENTS,
+    "companion.torch.models.transfer.conv_body": _NO_ARGUMENTS,
+    "companion.torch.nas.space.Zero": _NO_ARGUMENTS,
+    "companion.torch.nas.space.Identity": _NO_ARGUMENTS,
+    "companion.torch.nas.space.AvgPool": _NO_ARGUMENTS,
+    "companion.torch.nas.benchmark.digits_tensors": "takes only a device, which the walker skips",
+    "companion.numpy.container.Sequential": "takes only *layers; the walker varies named arguments",
+    "companion.torch.nas.benchmark.Recipe": _RECORD,
+    "companion.torch.nas.darts.DartsResult": _RECORD,
+    "companion.torch.nas.strategies.SearchResult": _RECORD,
+    "companion.torch.learning_curves.LearningCurve": _RECORD,
+    "companion.torch.rl.environments.Episodes": _RECORD,
+    "companion.torch.nas.benchmark.Benchmark": "to probe: reads a table from a JSON file",
+    "companion.torch.device.to_device": "passes what is not a tensor through unchanged, by design",
+    "companion.torch.fairness.group_balanced_weights": _ANY_LABELS,
+    "companion.torch.fairness.group_balanced_sampler": _ANY_LABELS,
+    "companion.torch.checkpoints.checkpoint_path": _LATER,
+    "companion.torch.models.bert.masked_lm_accuracy": _LATER,
+    "companion.torch.models.bert.masked_lm_batch": _LATER,
+    "companion.torch.nas.darts.unrolled_alpha_grad": _LATER,
+    "companion.torch.rl.actor_critic.episode_gradients": _LATER,
+    "companion.torch.rl.actor_critic.step_weights": _LATER,
+    "companion.torch.rl.environments.TabularMDP": _LATER,
+    "companion.torch.rl.fine_tuning.preference_pairs": _LATER,
+    "companion.torch.rl.reward_models.TransformerReward": _LATER,
+    "companion.data.subsets.first_per_class":
+        "to check: a string as x raises TypeError (len() of unsized object)",
+    "companion.numpy.autograd.broadcasting.broadcasts_to":
+        "to check: a string as shape raises TypeError ('str' object cannot be interpreted as an)",
+    "companion.numpy.autograd.broadcasting.unbroadcast":
+        "to check: a string as grad raises AttributeError ('str' object has no 'ndim')",
+    "companion.numpy.autograd.graph.to_mermaid":
+        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
+    "companion.numpy.autograd.graph.topological_order":
+        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
+    "companion.numpy.autograd.graph.trace":
+        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
+    "companion.numpy.shapley.coalition_values":
+        "to check: a string as f raises TypeError ('str' object is not callable)",
+    "companion.numpy.shapley.exact_shapley":
+        "to check: a string as f raises TypeError ('str' object is not callable)",
+    "companion.numpy.shapley.kernel_shap":
+        "to check: a string as f raises TypeError ('str' object is not callable)",
+    "companion.numpy.shapley.shapley_kernel_weight":
+        "to check: a string as d raises TypeError (unsupported operand type(s) for -: 'str')",
+    "companion.numpy.training.ArrayLoader":
+        "to check: a string as y raises TypeError (len() of unsized object)",
+    "companion.numpy.training.evaluate":
+        "to check: a string as model raises AttributeError ('str' object has no 'training')",
+    "companion.numpy.training.minibatches": "to check: accepts a string as n",
+    "companion.numpy.training.train_step":
+        "to check: a string as model raises AttributeError ('str' object has no 'zero_grad)",
+    "companion.torch.augment.RandomAffine":
+        "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
+    "companion.torch.augment.affine_matrices":
+        "to check: a string as angle raises TypeError (new(): invalid data type 'str')",
+    "companion.torch.augment.affine_warp":
+        "to check: a string as theta raises TypeError (new(): invalid data type 'str')",
+    "companion.torch.augment.random_affine":
+        "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
+    "companion.torch.batching.as_batch":
+        "to check: a string as x raises TypeError (len() of unsized object)",
+    "companion.torch.distributed.TrainConfig": "to check: accepts a string as epochs",
+    "companion.torch.distributed.global_batches":
+        "to check: a string as n raises AxisError (axis 0 is out of bounds for array of dim)",
+    "companion.torch.distributed.make_model":
+        "to check: a string as config raises AttributeError ('str' object has no 'seed')",
+    "companion.torch.distributed.shard":
+        "to check: None as batch raises TypeError (object of type 'NoneType' has no len())",
+    "companion.torch.heads.attention_maps":
+        "to check: a string as model raises AttributeError ('str' object has no 'modules')",
+    "companion.torch.heads.chance_score":
+        "to check: a string as targets raises TypeError (new(): invalid data type 'str')",
+    "companion.torch.heads.head_scores":
+        "to check: a string as weights raises AttributeError ('str' object has no 'dim')",
+    "companion.torch.heads.induction_targets":
+        "to check: a string as periods raises TypeError (can't convert np.ndarray of type numpy.s)",
+    "companion.torch.heads.previous_match_targets":
+        "to check: a string as idx raises TypeError (new(): invalid data type 'str')",
+    "companion.torch.initialisation.layer_statistics":
+        "to check: a string as y raises TypeError (cross_entropy_loss(): argument 'target')",
+    "companion.torch.models.gan.class_coverage":
+        "to check: a string as probabilities raises ValueError (could not convert string to float)",
+    "companion.torch.models.gan.frechet_distance":
+        "to check: a string as a raises ValueError (could not convert string to float)",
+    "companion.torch.models.gan.gan_step":
+        "to check: a string as generator raises AttributeError ('str' object has no 'sample')",
+    "companion.torch.models.gan.mode_coverage":
+        "to check: a string as samples raises ValueError (could not convert string to float)",
+    "companion.torch.rl.environments.grid_world":
+        "to check: None as layout raises TypeError ('NoneType' object is not iterable)",
+    "companion.torch.rl.policy_gradients.score_function_gradients":
+        "to check: a string as logits raises ValueError (could not convert string to float)",
+    "companion.torch.rl.reward_models.CountingOracle":
+        "to check: a string as targets raises ValueError (invalid literal for int() with base 10:)",
+    "companion.torch.rl.reward_models.pair_accuracy":
+        "to check: a string as model raises TypeError ('str' object is not callable)",
+    "companion.torch.training.evaluate":
+        "to check: a string as model raises AttributeError ('str' object has no 'training')",
+}
+
+
 def function_probes() -> list[Probe]:
     """Each argument of each call in :data:`VALID` replaced by a value of the wrong type."""
     probes = []
@@ -260,6 +660,41 @@ def function_probes() -> list[Probe]:
                 trial = {**bound.arguments, p.name: value}
                 probes.append(judge(target, p.name, label, lambda f=fn, t=trial: f(**t)))
     return probes
+
+
+def public_callables() -> set[str]:
+    """Dotted names of the public classes and functions of the three packages: the names in the
+    ``__all__`` of each public module (no part of its name starts with ``_``) defined there."""
+    names = set()
+    for package in (cnp, ctorch, cdata):
+        modules = [package.__name__] + [m.name for m in pkgutil.walk_packages(
+            package.__path__, package.__name__ + ".")]
+        for module_name in modules:
+            if any(part.startswith("_") for part in module_name.split(".")):
+                continue
+            module = importlib.import_module(module_name)
+            for name in getattr(module, "__all__", ()):
+                thing = getattr(module, name)
+                if callable(thing) and getattr(thing, "__module__", None) == module_name:
+                    names.add(f"{module_name}.{name}")
+    return names
+
+
+def _dotted(thing) -> str:
+    return f"{thing.__module__}.{thing.__qualname__}"
+
+
+def probed_callables(probes: list[Probe]) -> set[str]:
+    """Dotted names (where each is defined) of the callables that ``probes`` exercised."""
+    names = set()
+    for probe in probes:
+        target = probe.target.split("(")[0].removesuffix(".forward")
+        if target in VALID:
+            names.add(_dotted(VALID[target][0]))
+        else:  # a layer, e.g. companion.numpy.Tanh
+            half, _, name = target.removeprefix("companion.").partition(".")
+            names.add(_dotted(getattr(cnp if half == "numpy" else ctorch, name)))
+    return names
 
 
 def all_probes() -> list[Probe]:

@@ -6,9 +6,11 @@ operand its share of the gradient.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from companion.core.checks import as_index_array
+from companion.core.checks import as_index_array, integer
 from companion.numpy.autograd.tensor import Tensor, _lift, _result
 
 __all__ = ["concatenate", "stack", "cross_entropy"]
@@ -16,6 +18,9 @@ __all__ = ["concatenate", "stack", "cross_entropy"]
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing ``axis``; each gets its own slice of the gradient."""
+    axis = integer(axis, "axis")
+    if not isinstance(tensors, Iterable):
+        raise TypeError(f"tensors must be a sequence of tensors, got {type(tensors).__name__}")
     tensors = [_lift(t, "tensors") for t in tensors]
     if not tensors:
         raise ValueError("concatenate needs at least one tensor, got none")
@@ -30,6 +35,9 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new ``axis``; each gets its own slice of the gradient."""
+    axis = integer(axis, "axis")
+    if not isinstance(tensors, Iterable):
+        raise TypeError(f"tensors must be a sequence of tensors, got {type(tensors).__name__}")
     tensors = [_lift(t, "tensors") for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor, got none")

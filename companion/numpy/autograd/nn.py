@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from companion.core.checks import as_rng, positive_int
+from companion.core.checks import as_rng, flag, positive_int
 from companion.numpy.autograd.value import Value
 
 __all__ = ["Neuron", "Layer", "MLP"]
@@ -26,7 +26,7 @@ class Neuron:
         bound = 1.0 / math.sqrt(nin)
         self.w = [Value(float(rng.uniform(-bound, bound)), label="w") for _ in range(nin)]
         self.b = Value(float(rng.uniform(-bound, bound)), label="b")
-        self.nonlin = nonlin
+        self.nonlin = flag(nonlin, "nonlin")
 
     def __call__(self, x):
         if len(x) != len(self.w):
@@ -43,7 +43,7 @@ class Layer:
 
     def __init__(self, nin: int, nout: int, nonlin: bool = True, rng=None):
         rng = as_rng(rng)
-        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
+        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(positive_int(nout, "nout"))]
 
     def __call__(self, x):
         out = [n(x) for n in self.neurons]
@@ -58,7 +58,9 @@ class MLP:
 
     def __init__(self, nin: int, nouts: list[int], rng=None):
         rng = as_rng(rng)
-        sizes = [nin] + list(nouts)
+        if not isinstance(nouts, (list, tuple)):
+            raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
+        sizes = [nin] + [positive_int(n, "nouts") for n in nouts]
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i < len(nouts) - 1, rng=rng)
                        for i in range(len(nouts))]
 

@@ -59,6 +59,7 @@ class AttentionOnlyTransformer(nn.Module):
         self.vocab_size = positive_int(vocab_size, "vocab_size")
         self.block_size = positive_int(block_size, "block_size")
         n_layer = positive_int(n_layer, "n_layer")
+        n_embd = positive_int(n_embd, "n_embd")
         self.tok_emb = Embedding(vocab_size, n_embd)
         self.pos_emb = Embedding(block_size, n_embd)
         self.layers = nn.ModuleList(

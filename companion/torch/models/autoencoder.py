@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from companion.core.checks import integer, positive_int, real_number
+from companion.torch._inputs import module_input, tensor_input
 from companion.torch.activations import ReLU, Sigmoid
 from companion.torch.linear import Linear
 from companion.torch.losses import MSELoss
@@ -57,6 +58,8 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.latent = positive_int(latent, "latent")
+        if not isinstance(hidden, (tuple, list)):
+            raise TypeError(f"hidden must be a sequence of widths, got {type(hidden).__name__}")
         widths = [self.in_features, *(positive_int(w, "hidden width") for w in hidden),
                   self.latent]
         self.encoder = _stack(widths, None)
@@ -91,7 +94,9 @@ def reconstruction_error(model: nn.Module, x: torch.Tensor,
 
     Returns: (N,) one error per example, computed in eval mode without gradients.
     """
-    target = x if target is None else target
+    module_input(model, "model")
+    tensor_input(x, "x")
+    target = x if target is None else tensor_input(target, "target")
     if target.shape != x.shape:
         raise ValueError(f"target must have the shape of x {tuple(x.shape)}, "
                          f"got {tuple(target.shape)}")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int
+from companion.torch._inputs import tensor_input
 from companion.torch.activations import ReLU
 from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear
@@ -47,6 +48,8 @@ def conv_net(in_channels: int = 1, image_size: int = 8, channels: Sequence[int] 
     kernel_size = positive_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (so padding keeps the size), got {kernel_size}")
+    if not isinstance(channels, (tuple, list)):
+        raise TypeError(f"channels must be a sequence of ints, got {type(channels).__name__}")
     widths = [positive_int(c, "channels entry") for c in channels]
     if not widths:
         raise ValueError("channels must name at least one convolution, got an empty sequence")
@@ -72,6 +75,7 @@ def layer_outputs(model: nn.Sequential, x: torch.Tensor) -> list[tuple[str, torc
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    tensor_input(x, "x")
     outputs = []
     for position, layer in enumerate(model):
         x = layer(x)

@@ -19,7 +19,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from companion.core.checks import flag, positive_int, real_number
+from companion.core.checks import as_index_array, flag, positive_int, real_number
+from companion.torch._inputs import module_input
 from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
 from companion.torch.training import adamw, train_steps, warmup_cosine
@@ -133,6 +134,15 @@ class GPT(TransformerLM):
         return idx
 
 
+def _stream_arguments(model, ids, block_size, batch_size):
+    """The checked arguments of :func:`stream_log_probs` and :func:`evaluate_loss`."""
+    module_input(model, "model")
+    block_size = (model.config.block_size if block_size is None
+                  else positive_int(block_size, "block_size"))
+    ids = torch.from_numpy(as_index_array(np.array(ids), "ids"))  # a writable copy (L,)
+    return block_size, positive_int(batch_size, "batch_size"), ids
+
+
 @torch.no_grad()
 def stream_log_probs(model: GPT, ids, block_size: int | None = None, batch_size: int = 64,
                      device=None) -> np.ndarray:
@@ -146,8 +156,7 @@ def stream_log_probs(model: GPT, ids, block_size: int | None = None, batch_size:
     Returns:
         (n, T) float64 array of log-probabilities in nats; ``.reshape(-1)`` scores ids[1 : n T + 1].
     """
-    block_size = model.config.block_size if block_size is None else block_size
-    ids = torch.from_numpy(np.array(ids, dtype=np.int64))  # a writable copy (L,)
+    block_size, batch_size, ids = _stream_arguments(model, ids, block_size, batch_size)
     n = (len(ids) - 1) // block_size
     if n < 1:
         raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")
@@ -175,8 +184,7 @@ def evaluate_loss(model: GPT, ids, block_size: int | None = None, batch_size: in
     every target of every whole window is scored, each with the context available inside its
     window. Returns the mean over all scored tokens.
     """
-    block_size = model.config.block_size if block_size is None else block_size
-    ids = torch.from_numpy(np.array(ids, dtype=np.int64))  # a writable copy (L,)
+    block_size, batch_size, ids = _stream_arguments(model, ids, block_size, batch_size)
     n = (len(ids) - 1) // block_size
     if n < 1:
         raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.core.checks import as_rng, positive_int, real_number
+from companion.core.checks import as_index_array, as_rng, positive_int, real_number
+from companion.torch._inputs import module_input
 from companion.torch.embedding import Embedding
 from companion.torch.linear import Linear
 from companion.torch.losses import CrossEntropyLoss
@@ -55,6 +56,8 @@ class RecurrentLM(nn.Module):
         embedding_dim = positive_int(embedding_dim, "embedding_dim")
         hidden_size = positive_int(hidden_size, "hidden_size")
         num_layers = positive_int(num_layers, "num_layers")
+        if not callable(rnn):
+            raise TypeError(f"rnn must be a recurrent layer class, got {type(rnn).__name__}")
         self.embedding = Embedding(vocab_size, embedding_dim)
         self.recurrent = nn.ModuleList(
             rnn(embedding_dim if k == 0 else hidden_size, hidden_size, batch_first=True)
@@ -114,8 +117,8 @@ def sequence_loss(model: nn.Module, ids, chunk: int = 256) -> tuple[float, int]:
     Returns ``(loss, n)``: the mean loss and the number of targets it averages.
     """
     chunk = positive_int(chunk, "chunk")
-    device = next(model.parameters()).device
-    ids = torch.as_tensor(np.array(ids, dtype=np.int64), device=device)
+    device = next(module_input(model, "model").parameters()).device
+    ids = torch.as_tensor(as_index_array(np.asarray(ids), "ids"), device=device)
     rows = (len(ids) - 1) // chunk
     if rows < 1:
         raise ValueError(f"ids must hold more than chunk = {chunk} tokens, got {len(ids)}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import flag, positive_int
+from companion.torch._inputs import module_input
 from companion.torch.activations import ReLU
 from companion.torch.linear import Linear
 
@@ -32,7 +33,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, width: int, skip: bool = True):
         super().__init__()
         self.width = positive_int(width, "width")
-        self.skip = bool(skip)
+        self.skip = flag(skip, "skip")
         self.linear1 = Linear(self.width, self.width)
         self.linear2 = Linear(self.width, self.width)
         self.act = ReLU()
@@ -80,7 +81,7 @@ def weight_gradient_norms(model: nn.Module) -> list[float]:
     Call after ``loss.backward()``; a layer without a gradient yet raises ``ValueError``.
     """
     norms = []
-    for name, module in model.named_modules():
+    for name, module in module_input(model, "model").named_modules():
         if isinstance(module, (Linear, nn.Linear)):
             if module.weight.grad is None:
                 raise ValueError(f"layer {name!r} has no gradient: call loss.backward() first")

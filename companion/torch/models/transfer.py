@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int
+from companion.torch._inputs import module_input
 from companion.torch.activations import ReLU
 from companion.torch.conv import Conv2d
 from companion.torch.linear import Flatten, Linear
@@ -47,7 +48,7 @@ class BodyHead(nn.Module):
 
     def __init__(self, body: nn.Module, features: int, classes: int):
         super().__init__()
-        self.body = body
+        self.body = module_input(body, "body")
         self.features = positive_int(features, "features")
         self.head = Linear(self.features, positive_int(classes, "classes"))
 
@@ -61,11 +62,11 @@ class BodyHead(nn.Module):
 
 def freeze(module: nn.Module) -> nn.Module:
     """Stop ``module``'s parameters from learning (``requires_grad = False``); returns it."""
-    for parameter in module.parameters():
+    for parameter in module_input(module, "module").parameters():
         parameter.requires_grad_(False)
     return module
 
 
 def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
     """The parameters that still learn, to hand to an optimiser."""
-    return [p for p in module.parameters() if p.requires_grad]
+    return [p for p in module_input(module, "module").parameters() if p.requires_grad]

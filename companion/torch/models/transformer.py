@@ -192,7 +192,11 @@ class TransformerBlock(nn.Module):
 
 def check_sizes(config) -> None:
     """Validate the fields a :class:`TransformerLM` needs on a config dataclass."""
-    for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+    fields = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "dropout")
+    if not all(hasattr(config, name) for name in fields):
+        raise TypeError(f"config must have the fields {', '.join(fields)}, got "
+                        f"{type(config).__name__}")
+    for name in fields[:-1]:
         positive_int(getattr(config, name), name)
     if config.n_embd % config.n_head:
         raise ValueError(f"n_embd must be divisible by n_head, got n_embd={config.n_embd} "

@@ -28,6 +28,12 @@ from companion.torch.training import seed_everything
 __all__ = ["MixedOp", "MixedCell", "DartsResult", "unrolled_alpha_grad", "darts_search"]
 
 
+def _op_names(ops) -> tuple:
+    if not isinstance(ops, (tuple, list)):
+        raise TypeError(f"ops must be a tuple of operation names, got {type(ops).__name__}")
+    return tuple(ops)
+
+
 class MixedOp(nn.Module):
     """sum_o weights[o] op_o(x) over every candidate operation of one edge.
 
@@ -36,8 +42,12 @@ class MixedOp(nn.Module):
 
     def __init__(self, channels: int, ops=OPS):
         super().__init__()
-        self.op_names = tuple(ops)
-        self.ops = nn.ModuleList(make_op(name, channels) for name in self.op_names)
+        self.op_names = _op_names(ops)
+        channels = positive_int(channels, "channels")
+        try:
+            self.ops = nn.ModuleList(make_op(name, channels) for name in self.op_names)
+        except ValueError as error:  # an unknown name
+            raise ValueError(f"ops holds an unknown operation: {error}") from error
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return sum(w * op(x) for w, op in zip(weights, self.ops))
@@ -53,7 +63,7 @@ class MixedCell(nn.Module):
     def __init__(self, channels: int, n_nodes: int = 4, ops=OPS):
         super().__init__()
         self.n_nodes = positive_int(n_nodes, "n_nodes")
-        self.op_names = tuple(ops)
+        self.op_names = _op_names(ops)
         self.edge_list = edges(self.n_nodes)
         self.mixed = nn.ModuleList(MixedOp(channels, ops) for _ in self.edge_list)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(self.edge_list), len(self.op_names)))

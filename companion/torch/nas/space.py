@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from companion.core.checks import positive_int
+from companion.core.checks import flag, positive_int
+from companion.torch._inputs import module_input
 from companion.torch.activations import ReLU
 from companion.torch.linear import Linear
 
@@ -103,6 +104,9 @@ def canonical(genotype, ops=OPS) -> tuple[str, ...]:
 
 def genotype_str(genotype) -> str:
     """A compact name such as ``"conv3x3|skip,none|..."``: one group per node, edges by tail."""
+    if not isinstance(genotype, (tuple, list)):
+        raise TypeError(f"genotype must be a tuple of operation names, got "
+                        f"{type(genotype).__name__}")
     genotype = tuple(genotype)
     n = _n_nodes(len(genotype))
     groups, k = [], 0
@@ -248,10 +252,11 @@ class CellNetwork(nn.Module):
     def __init__(self, cell: nn.Module, channels: int, in_channels: int = 1,
                  num_classes: int = 10, pool: bool = True, image_size: int = 8):
         super().__init__()
-        self.pool = bool(pool)
+        self.pool = flag(pool, "pool")
+        image_size = positive_int(image_size, "image_size")
         self.channels = positive_int(channels, "channels")
         self.stem = _Stem(positive_int(in_channels, "in_channels"), self.channels)
-        self.cell = cell
+        self.cell = module_input(cell, "cell")
         self.act = ReLU()
         features = self.channels if self.pool else self.channels * positive_int(
             image_size, "image_size") ** 2

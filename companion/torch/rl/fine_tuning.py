@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from companion.core.checks import as_rng, positive_int, real_number
+from companion.core.checks import as_index_array, as_rng, positive_int, real_number
 from companion.torch.rl.dpo import dpo_loss
 from companion.torch.rl.policy_gradients import kl_penalised_rewards, ppo_clip_loss
 from companion.torch.rl.returns import gae_advantages
@@ -63,6 +63,9 @@ def _check_prompt(prompt) -> torch.Tensor:
 def sample_responses(model, prompt: torch.Tensor, n: int, length: int,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """n responses of ``length`` tokens after ``prompt`` (P,): returns (n, P + length) ids."""
+    if not callable(getattr(model, "generate", None)):
+        raise TypeError(f"model must be a language model with a generate method, got "
+                        f"{type(model).__name__}")
     idx = _check_prompt(prompt).reshape(1, -1).expand(positive_int(n, "n"), -1)  # (n, P)
     return model.generate(idx, positive_int(length, "length"), generator=generator)
 
@@ -317,7 +320,7 @@ def dpo_finetune(policy, reference, rater, prompt: torch.Tensor, beta: float,
 
 def char_entropy(ids) -> float:
     """Entropy (bits) of the frequencies of all tokens in ``ids`` (any shape), pooled."""
-    ids = np.asarray(ids).ravel()
+    ids = as_index_array(np.asarray(ids), "ids").ravel()
     if ids.size == 0:
         raise ValueError("ids must not be empty")
     counts = np.unique(ids, return_counts=True)[1]

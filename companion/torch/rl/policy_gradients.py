@@ -47,6 +47,8 @@ def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
         A scalar tensor.
     """
     same_shape_tensors(log_probs=log_probs, rewards=rewards)
+    if not isinstance(baseline, (torch.Tensor, int, float)) or isinstance(baseline, bool):
+        raise TypeError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
     advantages = (rewards - baseline).detach()  # (N,)
     return -(advantages * log_probs).mean()
 
