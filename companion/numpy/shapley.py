@@ -90,7 +90,7 @@ def exact_shapley(f: Model, x, background) -> tuple[np.ndarray, float]:
 
 def shapley_kernel_weight(d: int, size) -> np.ndarray:
     """``pi(S) = (d - 1) / (C(d, |S|) |S| (d - |S|))`` for coalition sizes 1 .. d - 1."""
-    size = np.asarray(size)
+    d, size = positive_int(d, "d"), as_float_array(size, "size")
     if np.any((size < 1) | (size > d - 1)):
         raise ValueError(f"the kernel weight is defined for sizes 1 .. {d - 1}, got {size}")
     binom = np.array([comb(d, int(s)) for s in size.reshape(-1)], dtype=np.float64)

@@ -35,6 +35,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from companion.core.checks import integer, positive_int
 from companion.core.training import History
 from companion.torch.models.mlp import mlp
 from companion.torch.training import train_steps
@@ -91,6 +92,11 @@ def global_batches(n: int, config: TrainConfig) -> list[np.ndarray]:
 
 def shard(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """Rank ``rank``'s equal, contiguous share of a global batch (its length must divide)."""
+    if not isinstance(batch, np.ndarray):
+        raise TypeError(f"batch must be a NumPy array, got {type(batch).__name__}")
+    world_size = positive_int(world_size, "world_size")
+    if not 0 <= integer(rank, "rank") < world_size:
+        raise ValueError(f"rank must lie in [0, {world_size - 1}], got {rank}")
     if len(batch) % world_size:
         raise ValueError(f"a global batch of {len(batch)} does not split into {world_size} "
                          f"equal shards: choose batch_size divisible by the world size")

@@ -422,6 +422,10 @@ VALID.update({
     "companion.torch.training.seed_everything": (ctraining.seed_everything, (0,), {}),
     "companion.torch.training.adamw": (ctraining.adamw, (_net, 0.1, 0.01), {}),
     "companion.torch.training.warmup_cosine": (ctraining.warmup_cosine, (_adam, 10, 2), {}),
+    "companion.torch.distributed.shard": (distributed.shard, (np.arange(8), 0, 2), {}),
+    "companion.numpy.autograd.broadcasts_to": (broadcasting.broadcasts_to, ((1, 3), (2, 3)), {}),
+    "companion.numpy.shapley.shapley_kernel_weight": (shapley.shapley_kernel_weight,
+                                                      (3, np.array([1, 2])), {}),
 })
 
 
@@ -431,12 +435,9 @@ UNCHECKED = {
     "companion.data.first_per_class": (subsets.first_per_class,
                                        (np.zeros((6, 2)), np.arange(6) % 3, 1), {}),
     "companion.numpy.autograd.unbroadcast": (ag.unbroadcast, (np.zeros((2, 3)), (1, 3)), {}),
-    "companion.numpy.autograd.broadcasts_to": (broadcasting.broadcasts_to, ((1, 3), (2, 3)), {}),
     "companion.numpy.autograd.topological_order": (ag.topological_order, (_ag_root,), {}),
     "companion.numpy.autograd.trace": (ag.trace, (_ag_root,), {}),
     "companion.numpy.autograd.to_mermaid": (ag.to_mermaid, (_ag_root,), {}),
-    "companion.numpy.shapley.shapley_kernel_weight": (shapley.shapley_kernel_weight,
-                                                      (3, np.array([1, 2])), {}),
     "companion.numpy.shapley.coalition_values": (shapley.coalition_values,
                                                  (_f, np.ones(3), _bg, _masks), {}),
     "companion.numpy.shapley.exact_shapley": (shapley.exact_shapley, (_f, np.ones(3), _bg), {}),
@@ -463,7 +464,6 @@ UNCHECKED = {
                                                (distributed.TrainConfig(hidden=4),), {}),
     "companion.torch.distributed.global_batches": (distributed.global_batches,
                                                    (20, distributed.TrainConfig(batch_size=8)), {}),
-    "companion.torch.distributed.shard": (distributed.shard, (np.arange(8), 0, 2), {}),
     "companion.torch.heads.attention_maps": (heads.attention_maps,
                                              (_attn_only, torch.zeros(2, 8).long()), {}),
     "companion.torch.heads.chance_score": (heads.chance_score, (torch.tensor([[-1, 0, 1]]),), {}),
@@ -566,8 +566,6 @@ NOT_PROBED = {
     "companion.torch.rl.reward_models.TransformerReward": _LATER,
     "companion.data.subsets.first_per_class":
         "to check: a string as x raises TypeError (len() of unsized object)",
-    "companion.numpy.autograd.broadcasting.broadcasts_to":
-        "to check: a string as shape raises TypeError ('str' object cannot be interpreted as an)",
     "companion.numpy.autograd.broadcasting.unbroadcast":
         "to check: a string as grad raises AttributeError ('str' object has no 'ndim')",
     "companion.numpy.autograd.graph.to_mermaid":
@@ -582,8 +580,6 @@ NOT_PROBED = {
         "to check: a string as f raises TypeError ('str' object is not callable)",
     "companion.numpy.shapley.kernel_shap":
         "to check: a string as f raises TypeError ('str' object is not callable)",
-    "companion.numpy.shapley.shapley_kernel_weight":
-        "to check: a string as d raises TypeError (unsupported operand type(s) for -: 'str')",
     "companion.numpy.training.ArrayLoader":
         "to check: a string as y raises TypeError (len() of unsized object)",
     "companion.numpy.training.evaluate":
@@ -606,8 +602,6 @@ NOT_PROBED = {
         "to check: a string as n raises AxisError (axis 0 is out of bounds for array of dim)",
     "companion.torch.distributed.make_model":
         "to check: a string as config raises AttributeError ('str' object has no 'seed')",
-    "companion.torch.distributed.shard":
-        "to check: None as batch raises TypeError (object of type 'NoneType' has no len())",
     "companion.torch.heads.attention_maps":
         "to check: a string as model raises AttributeError ('str' object has no 'modules')",
     "companion.torch.heads.chance_score":

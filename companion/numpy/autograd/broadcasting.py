@@ -28,6 +28,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     """Whether an array of ``shape`` broadcasts to ``target`` without changing it."""
+    for name, value in (("shape", shape), ("target", target)):
+        if not isinstance(value, tuple) or not all(isinstance(n, (int, np.integer))
+                                                   for n in value):
+            raise TypeError(f"{name} must be a tuple of ints, got {value!r}")
     try:
         return np.broadcast_shapes(shape, target) == tuple(target)
     except ValueError:
