@@ -426,6 +426,11 @@ VALID.update({
     "companion.numpy.autograd.broadcasts_to": (broadcasting.broadcasts_to, ((1, 3), (2, 3)), {}),
     "companion.numpy.shapley.shapley_kernel_weight": (shapley.shapley_kernel_weight,
                                                       (3, np.array([1, 2])), {}),
+    "companion.torch.models.gan.class_coverage": (gan.class_coverage, (np.eye(3),), {}),
+    "companion.torch.models.gan.frechet_distance": (gan.frechet_distance,
+                                                    (_w, _w[::-1].copy()), {}),
+    "companion.torch.models.gan.mode_coverage": (gan.mode_coverage, (_w[:, :2], _w[:2, :2], 0.1),
+                                                 {}),
 })
 
 
@@ -475,11 +480,6 @@ UNCHECKED = {
                                                      (torch.zeros(2, 5).long(), [0]), {}),
     "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
                                                         (_net, _x4, _y4), {}),
-    "companion.torch.models.gan.class_coverage": (gan.class_coverage, (np.eye(3),), {}),
-    "companion.torch.models.gan.frechet_distance": (gan.frechet_distance,
-                                                    (_w, _w[::-1].copy()), {}),
-    "companion.torch.models.gan.mode_coverage": (gan.mode_coverage, (_w[:, :2], _w[:2, :2], 0.1),
-                                                 {}),
     "companion.torch.rl.environments.grid_world": (environments.grid_world, (), {}),
     "companion.torch.rl.policy_gradients.score_function_gradients": (
         policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
@@ -614,14 +614,8 @@ NOT_PROBED = {
         "to check: a string as idx raises TypeError (new(): invalid data type 'str')",
     "companion.torch.initialisation.layer_statistics":
         "to check: a string as y raises TypeError (cross_entropy_loss(): argument 'target')",
-    "companion.torch.models.gan.class_coverage":
-        "to check: a string as probabilities raises ValueError (could not convert string to float)",
-    "companion.torch.models.gan.frechet_distance":
-        "to check: a string as a raises ValueError (could not convert string to float)",
     "companion.torch.models.gan.gan_step":
         "to check: a string as generator raises AttributeError ('str' object has no 'sample')",
-    "companion.torch.models.gan.mode_coverage":
-        "to check: a string as samples raises ValueError (could not convert string to float)",
     "companion.torch.rl.environments.grid_world":
         "to check: None as layout raises TypeError ('NoneType' object is not iterable)",
     "companion.torch.rl.policy_gradients.score_function_gradients":

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import as_float_array, positive_int, real_number
 from companion.torch.activations import ReLU
 from companion.torch.losses import BCEWithLogitsLoss
 from companion.torch.models.mlp import mlp
@@ -166,12 +166,13 @@ def mode_coverage(samples: np.ndarray, centres: np.ndarray, std: float, radius: 
     of modes reached), ``high_quality`` (the fraction of samples that are high quality) and
     ``threshold`` (the count a mode needs).
     """
-    samples = np.asarray(samples, dtype=np.float64)
-    centres = np.asarray(centres, dtype=np.float64)
+    samples, centres = as_float_array(samples, "samples"), as_float_array(centres, "centres")
     if samples.ndim != 2 or centres.ndim != 2 or samples.shape[1] != centres.shape[1]:
         raise ValueError(f"samples (N, D) and centres (M, D) must share D, got shapes "
                          f"{samples.shape} and {centres.shape}")
     std = real_number(std, "std", low=0.0, low_inclusive=False)
+    radius = real_number(radius, "radius", low=0.0)
+    min_share = real_number(min_share, "min_share", low=0.0)
     distance = np.linalg.norm(samples[:, None, :] - centres[None, :, :], axis=2)  # (N, M)
     nearest = distance.argmin(axis=1)                                       # (N,)
     good = distance.min(axis=1) <= radius * std                             # (N,)
@@ -195,7 +196,7 @@ def class_coverage(probabilities: np.ndarray, min_share: float = 0.25) -> dict:
     ``confidence`` (mean of each sample's largest probability), ``largest_share`` and
     ``smallest_share`` (the fullest and emptiest class's share of the samples).
     """
-    p = np.asarray(probabilities, dtype=np.float64)
+    p = as_float_array(probabilities, "probabilities")
     if p.ndim != 2 or len(p) == 0:
         raise ValueError(f"probabilities must have shape (N, C) with N > 0, got {p.shape}")
     if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-6):
@@ -229,7 +230,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
     Args: a: (N, F) and b: (M, F) feature vectors, N, M >= 2. Returns: d^2, a float.
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = as_float_array(a, "a"), as_float_array(b, "b")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"a (N, F) and b (M, F) must share F and hold at least 2 rows each, "
                          f"got shapes {a.shape} and {b.shape}")
