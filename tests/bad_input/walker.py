@@ -431,6 +431,7 @@ VALID.update({
                                                     (_w, _w[::-1].copy()), {}),
     "companion.torch.models.gan.mode_coverage": (gan.mode_coverage, (_w[:, :2], _w[:2, :2], 0.1),
                                                  {}),
+    "companion.torch.rl.environments.grid_world": (environments.grid_world, (), {}),
 })
 
 
@@ -480,7 +481,6 @@ UNCHECKED = {
                                                      (torch.zeros(2, 5).long(), [0]), {}),
     "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
                                                         (_net, _x4, _y4), {}),
-    "companion.torch.rl.environments.grid_world": (environments.grid_world, (), {}),
     "companion.torch.rl.policy_gradients.score_function_gradients": (
         policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
                                                     np.array([1.0, 0.0])), {}),
@@ -616,8 +616,6 @@ NOT_PROBED = {
         "to check: a string as y raises TypeError (cross_entropy_loss(): argument 'target')",
     "companion.torch.models.gan.gan_step":
         "to check: a string as generator raises AttributeError ('str' object has no 'sample')",
-    "companion.torch.rl.environments.grid_world":
-        "to check: None as layout raises TypeError ('NoneType' object is not iterable)",
     "companion.torch.rl.policy_gradients.score_function_gradients":
         "to check: a string as logits raises ValueError (could not convert string to float)",
     "companion.torch.rl.reward_models.CountingOracle":

@@ -196,12 +196,16 @@ def grid_world(layout=("...G", ".#.X", "....", "S..."), slip: float = 0.2,
     Returns:
         The MDP, with ``cells`` (S, 2) the (row, column) of each state and ``layout`` attached.
     """
+    if not isinstance(layout, (tuple, list)):
+        raise TypeError(f"layout must be a tuple of row strings, got {type(layout).__name__}")
     rows = [str(row) for row in layout]
     if not rows or len({len(row) for row in rows}) != 1:
         raise ValueError(f"layout must be equal-length strings, got {layout!r}")
     if sum(row.count("S") for row in rows) != 1:
         raise ValueError("layout must hold exactly one start cell 'S'")
     slip = real_number(slip, "slip", low=0.0, high=1.0)
+    goal_reward, pit_reward, step_reward = (real_number(value, name) for name, value in (
+        ("goal_reward", goal_reward), ("pit_reward", pit_reward), ("step_reward", step_reward)))
     cells = [(i, j) for i, row in enumerate(rows) for j, c in enumerate(row) if c != "#"]
     index = {cell: k for k, cell in enumerate(cells)}
     S, A = len(cells), len(MOVES)
