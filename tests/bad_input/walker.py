@@ -432,6 +432,9 @@ VALID.update({
     "companion.torch.models.gan.mode_coverage": (gan.mode_coverage, (_w[:, :2], _w[:2, :2], 0.1),
                                                  {}),
     "companion.torch.rl.environments.grid_world": (environments.grid_world, (), {}),
+    "companion.numpy.autograd.topological_order": (ag.topological_order, (_ag_root,), {}),
+    "companion.numpy.autograd.trace": (ag.trace, (_ag_root,), {}),
+    "companion.numpy.autograd.to_mermaid": (ag.to_mermaid, (_ag_root,), {}),
 })
 
 
@@ -441,9 +444,6 @@ UNCHECKED = {
     "companion.data.first_per_class": (subsets.first_per_class,
                                        (np.zeros((6, 2)), np.arange(6) % 3, 1), {}),
     "companion.numpy.autograd.unbroadcast": (ag.unbroadcast, (np.zeros((2, 3)), (1, 3)), {}),
-    "companion.numpy.autograd.topological_order": (ag.topological_order, (_ag_root,), {}),
-    "companion.numpy.autograd.trace": (ag.trace, (_ag_root,), {}),
-    "companion.numpy.autograd.to_mermaid": (ag.to_mermaid, (_ag_root,), {}),
     "companion.numpy.shapley.coalition_values": (shapley.coalition_values,
                                                  (_f, np.ones(3), _bg, _masks), {}),
     "companion.numpy.shapley.exact_shapley": (shapley.exact_shapley, (_f, np.ones(3), _bg), {}),
@@ -568,12 +568,6 @@ NOT_PROBED = {
         "to check: a string as x raises TypeError (len() of unsized object)",
     "companion.numpy.autograd.broadcasting.unbroadcast":
         "to check: a string as grad raises AttributeError ('str' object has no 'ndim')",
-    "companion.numpy.autograd.graph.to_mermaid":
-        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
-    "companion.numpy.autograd.graph.topological_order":
-        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
-    "companion.numpy.autograd.graph.trace":
-        "to check: a string as root raises AttributeError ('str' object has no '_prev')",
     "companion.numpy.shapley.coalition_values":
         "to check: a string as f raises TypeError ('str' object is not callable)",
     "companion.numpy.shapley.exact_shapley":

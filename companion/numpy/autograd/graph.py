@@ -27,6 +27,8 @@ def topological_order(root) -> list:
 
     An iterative depth-first search, so graphs of any depth work (no recursion limit).
     """
+    if not hasattr(root, "_prev"):
+        raise TypeError(f"root must be a Value or a Tensor, got {type(root).__name__}")
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, children_done = stack.pop()
