@@ -46,6 +46,8 @@ def coalition_values(f: Model, x, background, masks) -> np.ndarray:
     Returns:
         values (K,).
     """
+    if not callable(f):
+        raise TypeError(f"f must be a model, rows (M, D) -> outputs (M,), got {type(f).__name__}")
     x = as_float_array(x, "x", ndim=1)
     background = as_float_array(background, "background", ndim=2)
     masks = np.asarray(masks, dtype=bool)
