@@ -35,7 +35,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from companion.core.checks import integer, positive_int
+from companion.core.checks import integer, positive_int, real_number
 from companion.core.training import History
 from companion.torch.models.mlp import mlp
 from companion.torch.training import train_steps
@@ -61,6 +61,13 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float64"
 
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "hidden"):
+            positive_int(getattr(self, name), name)
+        integer(self.seed, "seed")
+        real_number(self.lr, "lr", low=0.0)
+        self.torch_dtype  # noqa: B018 - checks dtype
+
     @property
     def torch_dtype(self) -> torch.dtype:
         if self.dtype not in ("float32", "float64"):
@@ -68,8 +75,14 @@ class TrainConfig:
         return getattr(torch, self.dtype)
 
 
+def _check_config(config) -> None:
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+
+
 def make_model(config: TrainConfig) -> nn.Module:
     """The MLP of ``config``, initialised from ``config.seed`` (the same on every rank)."""
+    _check_config(config)
     torch.manual_seed(config.seed)
     return mlp(64, [config.hidden], 10).to(config.torch_dtype)
 
@@ -81,6 +94,8 @@ def global_batches(n: int, config: TrainConfig) -> list[np.ndarray]:
     ``n // batch_size`` batches of exactly ``batch_size`` indices; the remainder is dropped.
     Every rank computes the same list, so no rank has to send indices to another.
     """
+    n = positive_int(n, "n")
+    _check_config(config)
     rng = np.random.default_rng(config.seed)
     batches = []
     for _ in range(config.epochs):

@@ -440,6 +440,11 @@ VALID.update({
     "companion.numpy.shapley.exact_shapley": (shapley.exact_shapley, (_f, np.ones(3), _bg), {}),
     "companion.numpy.shapley.kernel_shap": (shapley.kernel_shap, (_f, np.ones(3), _bg, 8),
                                             {"rng": 0}),
+    "companion.torch.distributed.TrainConfig": (distributed.TrainConfig, (), {}),
+    "companion.torch.distributed.make_model": (distributed.make_model,
+                                               (distributed.TrainConfig(hidden=4),), {}),
+    "companion.torch.distributed.global_batches": (distributed.global_batches,
+                                                   (20, distributed.TrainConfig(batch_size=8)), {}),
 })
 
 
@@ -465,11 +470,6 @@ UNCHECKED = {
     "companion.torch.augment.random_affine": (augment.random_affine, (_images,), {}),
     "companion.torch.batching.as_batch": (batching.as_batch,
                                           (np.zeros((4, 2)), np.zeros(4, int)), {}),
-    "companion.torch.distributed.TrainConfig": (distributed.TrainConfig, (), {}),
-    "companion.torch.distributed.make_model": (distributed.make_model,
-                                               (distributed.TrainConfig(hidden=4),), {}),
-    "companion.torch.distributed.global_batches": (distributed.global_batches,
-                                                   (20, distributed.TrainConfig(batch_size=8)), {}),
     "companion.torch.heads.attention_maps": (heads.attention_maps,
                                              (_attn_only, torch.zeros(2, 8).long()), {}),
     "companion.torch.heads.chance_score": (heads.chance_score, (torch.tensor([[-1, 0, 1]]),), {}),
@@ -585,11 +585,6 @@ NOT_PROBED = {
         "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
     "companion.torch.batching.as_batch":
         "to check: a string as x raises TypeError (len() of unsized object)",
-    "companion.torch.distributed.TrainConfig": "to check: accepts a string as epochs",
-    "companion.torch.distributed.global_batches":
-        "to check: a string as n raises AxisError (axis 0 is out of bounds for array of dim)",
-    "companion.torch.distributed.make_model":
-        "to check: a string as config raises AttributeError ('str' object has no 'seed')",
     "companion.torch.heads.attention_maps":
         "to check: a string as model raises AttributeError ('str' object has no 'modules')",
     "companion.torch.heads.chance_score":
