@@ -39,8 +39,8 @@ from companion.torch import (augment, batching, distributed, fairness, heads, in
 from companion.torch.models import (attention_only, autoencoder, bert, cnn, gan, gpt, mlp,
                                     recurrent_lm, residual, seq2seq, transfer, transformer)
 from companion.torch.nas import darts, space, strategies
-from companion.torch.rl import (dpo, environments, fine_tuning, policy_gradients, returns,
-                                reward_models)
+from companion.torch.rl import (actor_critic, dpo, environments, fine_tuning, policy_gradients,
+                                returns, reward_models)
 from tests.conformance.classify import module_samples, to_numpy, twin_module_infos
 
 activations, attention, device, dropout, ctraining = (importlib.import_module(
@@ -277,6 +277,8 @@ _mdp = environments.grid_world()
 _net_images = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
 _gpt = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n_embd=8))
 _generator, _discriminator = gan.Generator(2, 3, hidden=(4,)), gan.Discriminator(3, hidden=(4,))
+_policy = torch.zeros(_mdp.rewards.shape[:2])  # (S, A) logits
+_episodes = _mdp.sample_episodes(torch.softmax(_policy, 1).numpy(), 2, 5, rng=0)
 _p = torch.log_softmax(torch.zeros(4, 3), dim=1)[:, 0]
 
 VALID.update({
@@ -419,6 +421,17 @@ VALID.update({
     "companion.torch.models.gpt.evaluate_loss": (gpt.evaluate_loss, (_gpt, np.arange(20) % 11), {}),
     "companion.torch.models.gpt.stream_log_probs": (gpt.stream_log_probs,
                                                     (_gpt, np.arange(20) % 11), {}),
+    "companion.torch.rl.environments.TabularMDP": (
+        environments.TabularMDP, (np.full((2, 1, 2), 0.5), np.zeros((2, 1, 2)),
+                                  np.array([1.0, 0.0]), np.array([False, True]), 0.9), {}),
+    "companion.torch.rl.reward_models.TransformerReward": (
+        reward_models.TransformerReward, (transformer.TransformerLM(11, 11, 6, 1, 2, 8, 0.0, True,
+                                                                    True),), {}),
+    "companion.torch.rl.actor_critic.step_weights": (
+        actor_critic.step_weights, (_mdp, _episodes, "gae", np.zeros(len(_mdp.rewards))), {}),
+    "companion.torch.rl.actor_critic.episode_gradients": (
+        actor_critic.episode_gradients, (_policy, _episodes, torch.ones(_episodes.rewards.shape)),
+        {}),
     "companion.torch.training.seed_everything": (ctraining.seed_everything, (0,), {}),
     "companion.torch.training.adamw": (ctraining.adamw, (_net, 0.1, 0.01), {}),
     "companion.torch.training.warmup_cosine": (ctraining.warmup_cosine, (_adam, 10, 2), {}),
@@ -559,11 +572,7 @@ NOT_PROBED = {
     "companion.torch.models.bert.masked_lm_accuracy": _LATER,
     "companion.torch.models.bert.masked_lm_batch": _LATER,
     "companion.torch.nas.darts.unrolled_alpha_grad": _LATER,
-    "companion.torch.rl.actor_critic.episode_gradients": _LATER,
-    "companion.torch.rl.actor_critic.step_weights": _LATER,
-    "companion.torch.rl.environments.TabularMDP": _LATER,
     "companion.torch.rl.fine_tuning.preference_pairs": _LATER,
-    "companion.torch.rl.reward_models.TransformerReward": _LATER,
     "companion.data.subsets.first_per_class":
         "to check: a string as x raises TypeError (len() of unsized object)",
     "companion.numpy.autograd.broadcasting.unbroadcast":

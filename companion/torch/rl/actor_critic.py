@@ -68,6 +68,8 @@ def step_weights(mdp: TabularMDP, episodes: Episodes, estimator: str, values=Non
     else:
         if values is None:
             raise ValueError(f"estimator {estimator!r} needs values (S,)")
+        if not isinstance(values, torch.Tensor):
+            values = as_float_array(values, "values")
         values = torch.as_tensor(values, dtype=rewards.dtype).detach()
         if values.shape != (mdp.n_states,):
             raise ValueError(f"values must be ({mdp.n_states},), got {tuple(values.shape)}")

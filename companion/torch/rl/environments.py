@@ -94,7 +94,10 @@ class TabularMDP:
         if self.start.shape != (S,) or not np.isclose(self.start.sum(), 1.0):
             raise ValueError(f"start must be a distribution over the {S} states, got shape "
                              f"{self.start.shape} summing to {self.start.sum():g}")
-        self.terminal = np.asarray(terminal, dtype=bool)
+        self.terminal = np.asarray(terminal)
+        if not (self.terminal.dtype == bool or np.issubdtype(self.terminal.dtype, np.integer)):
+            raise TypeError(f"terminal must hold booleans, got dtype {self.terminal.dtype}")
+        self.terminal = self.terminal.astype(bool)
         if self.terminal.shape != (S,):
             raise ValueError(f"terminal must be ({S},) bool, got shape {self.terminal.shape}")
         self.gamma = real_number(gamma, "gamma", low=0.0, high=1.0, high_inclusive=False)
