@@ -29,6 +29,8 @@ def checkpoint_path(corpus, config: GPTConfig, **train_args) -> Path:
     """Where :func:`cached_tiny_gpt` keeps the weights for this corpus, config and training."""
     if not isinstance(config, GPTConfig):
         raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+    if not isinstance(getattr(corpus, "checksum", None), str):
+        raise TypeError(f"corpus must be a Corpus, got {type(corpus).__name__}")
     key = {"config": dataclasses.asdict(config), "train": train_args,
            "corpus": corpus.checksum, "torch": torch.__version__.split("+")[0]}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

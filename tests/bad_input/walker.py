@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import companion.data as cdata
-from companion.data import episodes, masking, memory, subsets
+from companion.data import episodes, masking, memory, subsets, text
 import companion.numpy as cnp
 import companion.numpy.autograd as ag
 from companion.numpy.autograd import broadcasting
@@ -34,8 +34,9 @@ import companion.numpy.transformer as cnp_transformer
 import companion.torch as ctorch
 from companion.numpy import neighbours, ngram, precision, shapley, training as np_training
 from companion.numpy import prototypes as np_prototypes
-from companion.torch import (augment, batching, distributed, fairness, heads, initialisation,
-                             interpret, learning_curves, prototypes, regularization)
+from companion.torch import (augment, batching, checkpoints, distributed, fairness, heads,
+                             initialisation, interpret, learning_curves, prototypes,
+                             regularization)
 from companion.torch.models import (attention_only, autoencoder, bert, cnn, gan, gpt, mlp,
                                     recurrent_lm, residual, seq2seq, transfer, transformer)
 from companion.torch.nas import darts, space, strategies
@@ -279,6 +280,9 @@ _gpt = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n
 _generator, _discriminator = gan.Generator(2, 3, hidden=(4,)), gan.Discriminator(3, hidden=(4,))
 _policy = torch.zeros(_mdp.rewards.shape[:2])  # (S, A) logits
 _episodes = _mdp.sample_episodes(torch.softmax(_policy, 1).numpy(), 2, 5, rng=0)
+_corpus = text.Corpus("abcdefghij " * 20)
+_bert = bert.MaskedLM(bert.MaskedLMConfig(_corpus.vocab_size + 1, block_size=8, n_layer=1,
+                                          n_head=2, n_embd=8))
 _p = torch.log_softmax(torch.zeros(4, 3), dim=1)[:, 0]
 
 VALID.update({
@@ -432,6 +436,13 @@ VALID.update({
     "companion.torch.rl.actor_critic.episode_gradients": (
         actor_critic.episode_gradients, (_policy, _episodes, torch.ones(_episodes.rewards.shape)),
         {}),
+    "companion.torch.checkpoints.checkpoint_path": (checkpoints.checkpoint_path,
+                                                    (_corpus, gpt.GPTConfig(vocab_size=11)), {}),
+    "companion.torch.models.bert.masked_lm_batch": (bert.masked_lm_batch,
+                                                    (_corpus, "train", 2, 8, 0), {}),
+    "companion.torch.models.bert.masked_lm_accuracy": (
+        bert.masked_lm_accuracy, (_bert, np.zeros((2, 8), int), np.where(np.eye(2, 8), 3, -100)),
+        {}),
     "companion.torch.training.seed_everything": (ctraining.seed_everything, (0,), {}),
     "companion.torch.training.adamw": (ctraining.adamw, (_net, 0.1, 0.01), {}),
     "companion.torch.training.warmup_cosine": (ctraining.warmup_cosine, (_adam, 10, 2), {}),
@@ -568,9 +579,6 @@ NOT_PROBED = {
     "companion.torch.device.to_device": "passes what is not a tensor through unchanged, by design",
     "companion.torch.fairness.group_balanced_weights": _ANY_LABELS,
     "companion.torch.fairness.group_balanced_sampler": _ANY_LABELS,
-    "companion.torch.checkpoints.checkpoint_path": _LATER,
-    "companion.torch.models.bert.masked_lm_accuracy": _LATER,
-    "companion.torch.models.bert.masked_lm_batch": _LATER,
     "companion.torch.nas.darts.unrolled_alpha_grad": _LATER,
     "companion.torch.rl.fine_tuning.preference_pairs": _LATER,
     "companion.data.subsets.first_per_class":

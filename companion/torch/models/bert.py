@@ -34,6 +34,7 @@ import torch
 
 from companion.core.checks import positive_int, real_number
 from companion.data.masking import IGNORE_INDEX, mask_tokens
+from companion.torch._inputs import module_input
 from companion.torch.activations import log_softmax
 from companion.torch.models.transformer import TransformerLM, check_sizes
 from companion.torch.training import adamw, train_steps, warmup_cosine
@@ -124,8 +125,17 @@ def masked_lm_batch(corpus, split: str, batch_size: int, block_size: int, rng,
     The windows come from ``corpus.batch`` (its next-token targets are dropped); one generator
     ``rng`` draws both the windows and the corruption. Returns int64 NumPy arrays.
     """
+    if not callable(getattr(corpus, "batch", None)):
+        raise TypeError(f"corpus must be a Corpus, got {type(corpus).__name__}")
     x, _ = corpus.batch(split, batch_size, block_size, rng)  # (B, T)
     return mask_tokens(x, corpus.vocab_size, corpus.vocab_size, rng, mask_prob)
+
+
+def _token_ids(values, name: str) -> torch.Tensor:
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {array.dtype}")
+    return torch.as_tensor(array, dtype=torch.int64)
 
 
 @torch.no_grad()
@@ -134,8 +144,9 @@ def masked_lm_accuracy(model: MaskedLM, inputs, labels, batch_size: int = 256) -
 
     ``inputs``/``labels`` are (N, T) NumPy arrays or tensors, scored in batches in eval mode.
     """
-    inputs = torch.as_tensor(np.asarray(inputs), dtype=torch.int64)
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    module_input(model, "model")
+    batch_size = positive_int(batch_size, "batch_size")
+    inputs, labels = _token_ids(inputs, "inputs"), _token_ids(labels, "labels")
     if inputs.shape != labels.shape or inputs.dim() != 2:
         raise ValueError(f"inputs and labels must both be (N, T), got {tuple(inputs.shape)} "
                          f"and {tuple(labels.shape)}")
