@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from companion.core.checks import as_float_array, as_rng, positive_int
+from companion.core.checks import as_float_array, as_rng, flag, positive_int
 from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
 
 __all__ = ["minibatches", "ArrayLoader", "train_step", "accuracy", "evaluate", "fit", "History",
@@ -43,7 +43,7 @@ def minibatches(n: int, batch_size: int, rng=None, shuffle: bool = True):
     """
     n = positive_int(n, "n")
     batch_size = positive_int(batch_size, "batch_size")
-    order = as_rng(rng).permutation(n) if shuffle else np.arange(n)
+    order = as_rng(rng).permutation(n) if flag(shuffle, "shuffle") else np.arange(n)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
 
@@ -64,12 +64,15 @@ class ArrayLoader:
     def __init__(self, x, y, batch_size: int | None = None, shuffle: bool = False, rng=None):
         self.x = as_float_array(x, "x")
         self.y = np.asarray(y)
+        if self.x.ndim == 0 or self.y.ndim == 0:
+            raise ValueError(f"x and y must hold one entry per example (N, ...), got shapes "
+                             f"{self.x.shape} and {self.y.shape}")
         if len(self.x) != len(self.y):
             raise ValueError(f"x and y must hold the same number of examples, got {len(self.x)} "
                              f"and {len(self.y)}")
         self.batch_size = len(self.x) if batch_size is None else positive_int(batch_size,
                                                                                "batch_size")
-        self.shuffle, self.rng = shuffle, as_rng(rng)
+        self.shuffle, self.rng = flag(shuffle, "shuffle"), as_rng(rng)
 
     def __iter__(self):
         for index in minibatches(len(self.x), self.batch_size, self.rng, self.shuffle):

@@ -469,6 +469,9 @@ VALID.update({
                                                (distributed.TrainConfig(hidden=4),), {}),
     "companion.torch.distributed.global_batches": (distributed.global_batches,
                                                    (20, distributed.TrainConfig(batch_size=8)), {}),
+    "companion.numpy.training.minibatches": (np_training.minibatches, (10, 3), {}),
+    "companion.numpy.training.ArrayLoader": (np_training.ArrayLoader,
+                                             (np.zeros((4, 2)), np.zeros(4)), {}),
 })
 
 
@@ -478,9 +481,6 @@ UNCHECKED = {
     "companion.data.first_per_class": (subsets.first_per_class,
                                        (np.zeros((6, 2)), np.arange(6) % 3, 1), {}),
     "companion.numpy.autograd.unbroadcast": (ag.unbroadcast, (np.zeros((2, 3)), (1, 3)), {}),
-    "companion.numpy.training.minibatches": (np_training.minibatches, (10, 3), {}),
-    "companion.numpy.training.ArrayLoader": (np_training.ArrayLoader,
-                                             (np.zeros((4, 2)), np.zeros(4)), {}),
     "companion.numpy.training.train_step": (
         np_training.train_step, (_lin, cnp.MSELoss(), cnp.SGD(_lin.parameters(), lr=0.0),
                                  np.zeros((4, 2)), np.zeros((4, 3))), {}),
@@ -585,11 +585,8 @@ NOT_PROBED = {
         "to check: a string as x raises TypeError (len() of unsized object)",
     "companion.numpy.autograd.broadcasting.unbroadcast":
         "to check: a string as grad raises AttributeError ('str' object has no 'ndim')",
-    "companion.numpy.training.ArrayLoader":
-        "to check: a string as y raises TypeError (len() of unsized object)",
     "companion.numpy.training.evaluate":
         "to check: a string as model raises AttributeError ('str' object has no 'training')",
-    "companion.numpy.training.minibatches": "to check: accepts a string as n",
     "companion.numpy.training.train_step":
         "to check: a string as model raises AttributeError ('str' object has no 'zero_grad)",
     "companion.torch.augment.RandomAffine":
@@ -627,6 +624,12 @@ NOT_PROBED = {
 }
 
 
+def _run(fn, kwargs):
+    """Call ``fn``; a generator is run through, since its checks run at the first ``next``."""
+    result = fn(**kwargs)
+    return list(result) if inspect.isgenerator(result) else result
+
+
 def function_probes() -> list[Probe]:
     """Each argument of each call in :data:`VALID` replaced by a value of the wrong type."""
     probes = []
@@ -644,7 +647,7 @@ def function_probes() -> list[Probe]:
                 if value is None and (p.default is None or "None" in str(p.annotation)):
                     continue  # None is a documented value here
                 trial = {**bound.arguments, p.name: value}
-                probes.append(judge(target, p.name, label, lambda f=fn, t=trial: f(**t)))
+                probes.append(judge(target, p.name, label, lambda f=fn, t=trial: _run(f, t)))
     return probes
 
 
