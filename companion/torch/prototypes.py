@@ -147,6 +147,11 @@ def few_shot_accuracy(embed, x: torch.Tensor, labels, classes, n_shot: int,
     ``lambda v: v.flatten(1)`` for raw pixels). Every episode uses all the given classes.
     Returns a (episodes,) array of query accuracies.
     """
+    if not callable(embed):
+        raise TypeError(f"embed must be a module or a function, got {type(embed).__name__}")
+    tensor_input(x, "x")
+    if not isinstance(classes, (list, tuple, range, np.ndarray)):
+        raise TypeError(f"classes must be a sequence of class labels, got {type(classes).__name__}")
     rng = as_rng(rng)
     classes = list(classes)
     scores = np.empty(positive_int(episodes, "episodes"))

@@ -443,6 +443,10 @@ VALID.update({
     "companion.torch.models.bert.masked_lm_accuracy": (
         bert.masked_lm_accuracy, (_bert, np.zeros((2, 8), int), np.where(np.eye(2, 8), 3, -100)),
         {}),
+    "companion.torch.prototypes.few_shot_accuracy": (
+        prototypes.few_shot_accuracy, (torch.nn.Flatten(), torch.zeros(12, 1, 2, 2),
+                                       np.arange(12) % 3, [0, 1], 1),
+        {"n_query": 2, "episodes": 2, "rng": 0}),
     "companion.torch.training.seed_everything": (ctraining.seed_everything, (0,), {}),
     "companion.torch.training.adamw": (ctraining.adamw, (_net, 0.1, 0.01), {}),
     "companion.torch.training.warmup_cosine": (ctraining.warmup_cosine, (_adam, 10, 2), {}),
@@ -536,7 +540,7 @@ NOT_PROBED = {
     "companion.numpy.training.fit": _TRAINS,
     "companion.torch.training.fit": _TRAINS,
     "companion.torch.training.train_steps": _TRAINS,
-    "companion.torch.checkpoints.cached_tiny_gpt": _TRAINS,
+    "companion.torch.checkpoints.cached_tiny_gpt": "trains a GPT, or loads one trained before",
     "companion.torch.distributed.train_on_shards": _TRAINS,
     "companion.torch.distributed.train_single_process": _TRAINS,
     "companion.torch.learning_curves.learning_curve": _TRAINS,
@@ -552,7 +556,6 @@ NOT_PROBED = {
     "companion.torch.nas.strategies.random_search": _TRAINS,
     "companion.torch.nas.strategies.regularized_evolution": _TRAINS,
     "companion.torch.nas.strategies.reinforce_controller": _TRAINS,
-    "companion.torch.prototypes.few_shot_accuracy": _TRAINS,
     "companion.torch.prototypes.train_prototypical": _TRAINS,
     "companion.torch.rl.actor_critic.train_policy": _TRAINS,
     "companion.torch.rl.fine_tuning.dpo_finetune": _TRAINS,
