@@ -476,6 +476,9 @@ VALID.update({
     "companion.numpy.training.minibatches": (np_training.minibatches, (10, 3), {}),
     "companion.numpy.training.ArrayLoader": (np_training.ArrayLoader,
                                              (np.zeros((4, 2)), np.zeros(4)), {}),
+    "companion.torch.rl.policy_gradients.score_function_gradients": (
+        policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
+                                                    np.array([1.0, 0.0])), {}),
 })
 
 
@@ -509,9 +512,6 @@ UNCHECKED = {
                                                      (torch.zeros(2, 5).long(), [0]), {}),
     "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
                                                         (_net, _x4, _y4), {}),
-    "companion.torch.rl.policy_gradients.score_function_gradients": (
-        policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
-                                                    np.array([1.0, 0.0])), {}),
     "companion.torch.rl.reward_models.CountingOracle": (reward_models.CountingOracle, ([1, 2],),
                                                         {}),
     "companion.torch.rl.reward_models.pair_accuracy": (
@@ -616,8 +616,6 @@ NOT_PROBED = {
         "to check: a string as y raises TypeError (cross_entropy_loss(): argument 'target')",
     "companion.torch.models.gan.gan_step":
         "to check: a string as generator raises AttributeError ('str' object has no 'sample')",
-    "companion.torch.rl.policy_gradients.score_function_gradients":
-        "to check: a string as logits raises ValueError (could not convert string to float)",
     "companion.torch.rl.reward_models.CountingOracle":
         "to check: a string as targets raises ValueError (invalid literal for int() with base 10:)",
     "companion.torch.rl.reward_models.pair_accuracy":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from companion.core.checks import positive_int, real_number
+from companion.core.checks import as_float_array, as_index_array, positive_int, real_number
 from companion.torch.rl._checks import same_shape_tensors
 from companion.torch.rl.environments import GaussianBandit
 
@@ -65,12 +65,12 @@ def score_function_gradients(logits, actions, rewards, baseline=0.0) -> np.ndarr
     Returns:
         (N, K) one gradient estimate per sample; their mean estimates grad J.
     """
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = as_float_array(logits, "logits", ndim=1)
     z = logits - logits.max()
     probs = np.exp(z) / np.exp(z).sum()  # (K,)
-    actions = np.asarray(actions)
+    actions = as_index_array(actions, "actions", upper=len(logits))
     onehot = np.eye(len(logits))[actions]  # (N, K)
-    advantages = np.asarray(rewards, dtype=np.float64) - baseline  # (N,)
+    advantages = as_float_array(rewards, "rewards") - as_float_array(baseline, "baseline")  # (N,)
     return advantages[:, None] * (onehot - probs)  # (N, 1) * (N, K)
 
 
