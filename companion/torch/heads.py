@@ -15,11 +15,14 @@ over the keys a causal query may see, 1 / (t + 1), the level to compare with.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 from torch import nn
 
 from companion.core.checks import positive_int
+from companion.torch._inputs import module_input, tensor_input
 from companion.torch.models.transformer import SelfAttention
 
 __all__ = ["attention_maps", "head_scores", "chance_score", "offset_targets",
@@ -33,7 +36,8 @@ def attention_maps(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     L counts the :class:`SelfAttention` layers of ``model`` in the order ``model.modules()``
     lists them (the order of the layers for the book's models).
     """
-    layers = [m for m in model.modules() if isinstance(m, SelfAttention)]
+    tensor_input(idx, "idx", floating=False)
+    layers = [m for m in module_input(model, "model").modules() if isinstance(m, SelfAttention)]
     if not layers:
         raise ValueError(f"model must contain SelfAttention layers, {type(model).__name__} "
                          "has none")
@@ -44,8 +48,15 @@ def attention_maps(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     return torch.stack([m.last_weights for m in layers])  # (L, B, H, T, T)
 
 
+def _ids(value, name: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must hold integer ids, got {type(value).__name__}") from error
+
+
 def _check_targets(targets, T: int) -> torch.Tensor:
-    targets = torch.as_tensor(targets)
+    targets = _ids(targets, "targets")
     if targets.dim() != 2 or targets.shape[1] != T or targets.is_floating_point():
         raise ValueError(f"targets must be integer (B, {T}), got {targets.dtype} "
                          f"{tuple(targets.shape)}")
@@ -61,6 +72,7 @@ def head_scores(weights: torch.Tensor, targets) -> torch.Tensor:
 
     Queries whose target is -1 are left out; at least one query must have a target.
     """
+    tensor_input(weights, "weights")
     if weights.dim() != 5 or weights.shape[-1] != weights.shape[-2]:
         raise ValueError(f"weights must have shape (L, B, H, T, T), got {tuple(weights.shape)}")
     L, B, H, T, _ = weights.shape
@@ -78,7 +90,9 @@ def head_scores(weights: torch.Tensor, targets) -> torch.Tensor:
 
 def chance_score(targets) -> float:
     """The score of a head with uniform causal weights, 1 / (t + 1), over the same queries."""
-    targets = torch.as_tensor(targets)
+    targets = _ids(targets, "targets")
+    if targets.dim() == 0:
+        raise ValueError("targets must be integer (B, T), got a scalar")
     T = targets.shape[-1]
     targets = _check_targets(targets, T)
     uniform = 1.0 / torch.arange(1, T + 1, dtype=torch.float64)  # (T,)
@@ -103,10 +117,12 @@ def previous_match_targets(idx, token_ids) -> torch.Tensor:
     Returns:
         (B, T) int64, -1 where no earlier position holds one of them.
     """
-    idx = torch.as_tensor(idx)
+    idx = _ids(idx, "idx")
     if idx.dim() != 2:
         raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
-    hit = torch.isin(idx, torch.as_tensor(list(token_ids)))  # (B, T)
+    if isinstance(token_ids, str) or not isinstance(token_ids, Iterable):
+        raise TypeError(f"token_ids must be a collection of ids, got {type(token_ids).__name__}")
+    hit = torch.isin(idx, _ids(list(token_ids), "token_ids"))  # (B, T)
     B, T = idx.shape
     marked = torch.where(hit, torch.arange(T), -1)  # (B, T): own position where a hit
     latest = torch.cummax(marked, dim=1).values  # (B, T): latest hit at or before t
@@ -122,7 +138,7 @@ def induction_targets(periods, length: int) -> torch.Tensor:
     Returns:
         (B, T) int64, -1 for the first P positions, which have no earlier copy.
     """
-    periods = torch.as_tensor(np.asarray(periods), dtype=torch.int64)
+    periods = _ids(np.asarray(periods), "periods").long()
     if periods.dim() != 1 or (periods < 1).any():
         raise ValueError(f"periods must be (B,) positive integers, got {periods.tolist()}")
     t = torch.arange(positive_int(length, "length"))[None, :]  # (1, T)

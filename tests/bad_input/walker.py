@@ -479,6 +479,15 @@ VALID.update({
     "companion.torch.rl.policy_gradients.score_function_gradients": (
         policy_gradients.score_function_gradients, (np.zeros(3), np.array([0, 2]),
                                                     np.array([1.0, 0.0])), {}),
+    "companion.torch.heads.attention_maps": (heads.attention_maps,
+                                             (_attn_only, torch.zeros(2, 8).long()), {}),
+    "companion.torch.heads.chance_score": (heads.chance_score, (torch.tensor([[-1, 0, 1]]),), {}),
+    "companion.torch.heads.head_scores": (heads.head_scores, (torch.full((1, 1, 2, 3, 3), 1 / 3),
+                                                              torch.tensor([[-1, 0, 1]])), {}),
+    "companion.torch.heads.induction_targets": (heads.induction_targets,
+                                                (torch.tensor([2, 3]), 6), {}),
+    "companion.torch.heads.previous_match_targets": (heads.previous_match_targets,
+                                                     (torch.zeros(2, 5).long(), [0]), {}),
 })
 
 
@@ -501,15 +510,6 @@ UNCHECKED = {
     "companion.torch.augment.random_affine": (augment.random_affine, (_images,), {}),
     "companion.torch.batching.as_batch": (batching.as_batch,
                                           (np.zeros((4, 2)), np.zeros(4, int)), {}),
-    "companion.torch.heads.attention_maps": (heads.attention_maps,
-                                             (_attn_only, torch.zeros(2, 8).long()), {}),
-    "companion.torch.heads.chance_score": (heads.chance_score, (torch.tensor([[-1, 0, 1]]),), {}),
-    "companion.torch.heads.head_scores": (heads.head_scores, (torch.full((1, 1, 2, 3, 3), 1 / 3),
-                                                              torch.tensor([[-1, 0, 1]])), {}),
-    "companion.torch.heads.induction_targets": (heads.induction_targets,
-                                                (torch.tensor([2, 3]), 6), {}),
-    "companion.torch.heads.previous_match_targets": (heads.previous_match_targets,
-                                                     (torch.zeros(2, 5).long(), [0]), {}),
     "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
                                                         (_net, _x4, _y4), {}),
     "companion.torch.rl.reward_models.CountingOracle": (reward_models.CountingOracle, ([1, 2],),
@@ -602,16 +602,6 @@ NOT_PROBED = {
         "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
     "companion.torch.batching.as_batch":
         "to check: a string as x raises TypeError (len() of unsized object)",
-    "companion.torch.heads.attention_maps":
-        "to check: a string as model raises AttributeError ('str' object has no 'modules')",
-    "companion.torch.heads.chance_score":
-        "to check: a string as targets raises TypeError (new(): invalid data type 'str')",
-    "companion.torch.heads.head_scores":
-        "to check: a string as weights raises AttributeError ('str' object has no 'dim')",
-    "companion.torch.heads.induction_targets":
-        "to check: a string as periods raises TypeError (can't convert np.ndarray of type numpy.s)",
-    "companion.torch.heads.previous_match_targets":
-        "to check: a string as idx raises TypeError (new(): invalid data type 'str')",
     "companion.torch.initialisation.layer_statistics":
         "to check: a string as y raises TypeError (cross_entropy_loss(): argument 'target')",
     "companion.torch.models.gan.gan_step":
