@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int
+from companion.torch._inputs import tensor_input
 from companion.torch.linear import Linear
 
 __all__ = ["SCHEMES", "init_std", "initialise_", "linear_layers", "layer_statistics"]
@@ -99,6 +100,9 @@ def layer_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x must be a (N, D) tensor, got {getattr(x, 'shape', type(x))}")
+    tensor_input(y, "y", floating=False)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     layers = linear_layers(model)
     if not layers:
         raise ValueError("model has no linear layer to measure")
