@@ -46,10 +46,13 @@ def affine_matrices(angle, scale, shift, size: tuple[int, int]) -> torch.Tensor:
     Returns:
         theta (N, 2, 3) in float64 (N = 1 when every argument is a plain number).
     """
+    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(
+            isinstance(s, numbers.Real) for s in size):
+        raise TypeError(f"size must be (H, W), got {size!r}")
     height, width = size
-    angle = torch.as_tensor(angle, dtype=torch.float64).reshape(-1)           # (N,) or (1,)
-    scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1)
-    shift = torch.as_tensor(shift, dtype=torch.float64).reshape(-1, 2)        # (N, 2)
+    angle = _numbers(angle, "angle").reshape(-1)                              # (N,) or (1,)
+    scale = _numbers(scale, "scale").reshape(-1)
+    shift = _numbers(shift, "shift").reshape(-1, 2)                           # (N, 2)
     if (scale <= 0).any():
         raise ValueError(f"scale must be positive, got {scale.tolist()}")
     n = max(len(angle), len(scale), len(shift))
@@ -81,7 +84,7 @@ def affine_warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """
     _check_images(images)
     n, channels, height, width = images.shape
-    theta = torch.as_tensor(theta).to(images)
+    theta = _numbers(theta, "theta").to(images)
     if theta.dim() != 3 or theta.shape[1:] != (2, 3) or theta.shape[0] not in (1, n):
         raise ValueError(f"theta must have shape (N, 2, 3) or (1, 2, 3) with N = {n}, got "
                          f"{tuple(theta.shape)}")
@@ -108,10 +111,30 @@ def affine_warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _numbers(value, name: str) -> torch.Tensor:
+    """``value`` (a number, sequence or tensor) as a float64 tensor, or a TypeError naming it."""
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.float64)
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be numbers or a tensor, got "
+                        f"{type(value).__name__}") from error
+
+
 def _range(value, name: str, lower: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < lower:
         raise ValueError(f"{name} must be a number >= {lower}, got {value!r}")
     return float(value)
+
+
+def _scale_range(value) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"scale_range must be a pair (low, high), got {value!r}")
+    low, high = (_range(s, "scale_range", 1e-6) for s in value)
+    if low > high:
+        raise ValueError(f"scale_range must be (low, high) with low <= high, got {value}")
+    return low, high
 
 
 def random_affine(images: torch.Tensor, max_rotation: float = 0.0, max_shift: float = 0.0,
@@ -132,9 +155,7 @@ def random_affine(images: torch.Tensor, max_rotation: float = 0.0, max_shift: fl
     _check_images(images)
     max_rotation = _range(max_rotation, "max_rotation")
     max_shift = _range(max_shift, "max_shift")
-    low, high = (_range(s, "scale_range", 1e-6) for s in scale_range)
-    if low > high:
-        raise ValueError(f"scale_range must be (low, high) with low <= high, got {scale_range}")
+    low, high = _scale_range(scale_range)
     n, _, height, width = images.shape
     draw = torch.rand(n, 4, generator=generator, dtype=torch.float64)          # (N, 4) in [0, 1)
     angle = (2 * draw[:, 0] - 1) * max_rotation
@@ -158,11 +179,10 @@ class RandomAffine(nn.Module):
         super().__init__()
         self.max_rotation = _range(max_rotation, "max_rotation")
         self.max_shift = _range(max_shift, "max_shift")
-        low, high = (_range(s, "scale_range", 1e-6) for s in scale_range)
-        if low > high:
-            raise ValueError(f"scale_range must be (low, high) with low <= high, got "
-                             f"{scale_range}")
-        self.scale_range = (low, high)
+        self.scale_range = _scale_range(scale_range)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got "
+                            f"{type(generator).__name__}")
         self.generator = generator
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:

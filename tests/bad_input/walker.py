@@ -490,6 +490,11 @@ VALID.update({
                                                      (torch.zeros(2, 5).long(), [0]), {}),
     "companion.torch.initialisation.layer_statistics": (initialisation.layer_statistics,
                                                         (_net, _x4, _y4), {}),
+    "companion.torch.augment.RandomAffine": (augment.RandomAffine, (), {}),
+    "companion.torch.augment.affine_matrices": (augment.affine_matrices,
+                                                (10.0, 1.0, (1.0, 0.0), (6, 6)), {}),
+    "companion.torch.augment.affine_warp": (augment.affine_warp, (_images, _theta), {}),
+    "companion.torch.augment.random_affine": (augment.random_affine, (_images,), {}),
 })
 
 
@@ -505,11 +510,6 @@ UNCHECKED = {
     "companion.numpy.training.evaluate": (
         np_training.evaluate, (_lin, np_training.ArrayLoader(np.zeros((4, 2)), np.zeros((4, 3)))),
         {"loss_fn": cnp.MSELoss()}),
-    "companion.torch.augment.RandomAffine": (augment.RandomAffine, (), {}),
-    "companion.torch.augment.affine_matrices": (augment.affine_matrices,
-                                                (10.0, 1.0, (1.0, 0.0), (6, 6)), {}),
-    "companion.torch.augment.affine_warp": (augment.affine_warp, (_images, _theta), {}),
-    "companion.torch.augment.random_affine": (augment.random_affine, (_images,), {}),
     "companion.torch.batching.as_batch": (batching.as_batch,
                                           (np.zeros((4, 2)), np.zeros(4, int)), {}),
     "companion.torch.rl.reward_models.CountingOracle": (reward_models.CountingOracle, ([1, 2],),
@@ -592,14 +592,6 @@ NOT_PROBED = {
         "to check: a string as model raises AttributeError ('str' object has no 'training')",
     "companion.numpy.training.train_step":
         "to check: a string as model raises AttributeError ('str' object has no 'zero_grad)",
-    "companion.torch.augment.RandomAffine":
-        "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
-    "companion.torch.augment.affine_matrices":
-        "to check: a string as angle raises TypeError (new(): invalid data type 'str')",
-    "companion.torch.augment.affine_warp":
-        "to check: a string as theta raises TypeError (new(): invalid data type 'str')",
-    "companion.torch.augment.random_affine":
-        "to check: None as scale_range raises TypeError ('NoneType' object is not iterable)",
     "companion.torch.batching.as_batch":
         "to check: a string as x raises TypeError (len() of unsized object)",
     "companion.torch.models.gan.gan_step":
