@@ -527,7 +527,7 @@ UNCHECKED = {
 }
 
 
-_TRAINS = "runs a training loop or a search (seconds or more a call)"
+_TRAINS = "runs a training loop or an architecture search"
 _PROCESSES = "spawns worker processes that train"
 _NO_ARGUMENTS = "takes no arguments"
 _RECORD = "a dataclass that stores what it is given, with no checks of its own"
