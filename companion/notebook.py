@@ -58,15 +58,41 @@ def glue(name: str, value, display: bool = False) -> None:
     myst_glue(name, value, display=display)
 
 
+# argument checkers of companion.core.checks and companion.torch._inputs, hidden when shown
+_CHECKERS = {"as_float_array", "as_index_array", "flag", "integer", "module_input",
+             "positive_int", "real_number", "tensor_input"}
+
+
 def definition(obj) -> str:
     """The source of a function, method or class as the book shows it: the definition only.
 
-    Docstrings, argument checks that only raise (``if ...: raise``) and calls to ``check_*``
-    helpers are left out: they are tested, but they hide the few lines that are the idea.
+    Docstrings, argument checks that only raise (``if ...: raise``), calls to ``check_*``
+    helpers and argument checks such as ``x = tensor_input(x, "x")`` (a name checked and
+    rebound to itself) are left out: they are tested, but they hide the few lines that are the
+    idea.
     """
     import ast
     import inspect
     import textwrap
+
+    def checks_argument(value, target=None) -> bool:
+        """``value`` is a checker called on ``target`` (or on anything, for a bare call)."""
+        if isinstance(value, ast.Tuple):
+            targets = target.elts if isinstance(target, ast.Tuple) else [None] * len(value.elts)
+            return len(targets) == len(value.elts) and all(map(checks_argument, value.elts,
+                                                                targets))
+        if not (isinstance(value, ast.Call) and getattr(value.func, "id", None) in _CHECKERS
+                and value.args):
+            return False
+        return target is None or (isinstance(target, ast.Name) and
+                                  getattr(value.args[0], "id", None) == target.id)
+
+    def is_check(node) -> bool:
+        if isinstance(node, ast.Expr):
+            return checks_argument(node.value)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            return checks_argument(node.value, node.targets[0])
+        return isinstance(node, ast.For) and not node.orelse and all(map(is_check, node.body))
 
     source = textwrap.dedent(inspect.getsource(obj))
     drop: set[int] = set()
@@ -82,7 +108,7 @@ def definition(obj) -> str:
                  and all(isinstance(s, ast.Raise) for s in node.body))
         call = isinstance(node, ast.Expr) and getattr(node.value, "func", None)
         name = getattr(call, "id", None) or getattr(call, "attr", None) or ""
-        if guard or name.startswith(("check_", "_check")):
+        if guard or name.startswith(("check_", "_check")) or is_check(node):
             drop.update(range(node.lineno, node.end_lineno + 1))
     lines = source.splitlines()
     drop.update(i for i in blank_after if i <= len(lines) and not lines[i - 1].strip())

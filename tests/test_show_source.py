@@ -18,6 +18,23 @@ def test_definition_drops_docstrings_and_argument_checks():
     assert definition(scaled) == "def scaled(x, factor):\n    return x * factor  # the idea\n"
 
 
+def checked(x, rate, scale, layers):
+    x = tensor_input(x, "x")  # noqa: F821
+    rate, scale = real_number(rate, "rate"), positive_int(scale, "scale")  # noqa: F821
+    for n in layers:
+        positive_int(n, "n")  # noqa: F821
+    self.rate = real_number(rate, "rate")  # noqa: F821
+    y = flag(x, "x")  # noqa: F821
+    return x * rate
+
+
+def test_definition_drops_arguments_checked_and_rebound_to_themselves():
+    assert definition(checked) == ("def checked(x, rate, scale, layers):\n"
+                                   '    self.rate = real_number(rate, "rate")  # noqa: F821\n'
+                                   '    y = flag(x, "x")  # noqa: F821\n'
+                                   "    return x * rate\n")
+
+
 def test_definition_keeps_the_code_of_a_package_method():
     shown = definition(cn.Embedding.forward)
     assert shown.startswith("def forward(") and "return" in shown and '"""' not in shown
