@@ -21,6 +21,15 @@ def tensor_input(value, name: str, floating: bool = True) -> torch.Tensor:
     return value
 
 
+def as_tensor_input(value, name: str, expected: str, **kwargs) -> torch.Tensor:
+    """``torch.as_tensor(value, **kwargs)``, or a TypeError saying that ``name`` must be
+    ``expected`` (a string, ``None`` or a ragged list would otherwise fail inside torch)."""
+    try:
+        return torch.as_tensor(value, **kwargs)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}") from error
+
+
 def module_input(value, name: str) -> torch.nn.Module:
     """``value`` itself if it is a ``torch.nn.Module``."""
     if not isinstance(value, torch.nn.Module):

@@ -16,6 +16,8 @@ import numbers
 import torch
 from torch import nn
 
+from companion.torch._inputs import as_tensor_input
+
 __all__ = ["affine_matrices", "affine_warp", "random_affine", "RandomAffine"]
 
 
@@ -113,13 +115,7 @@ def affine_warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 def _numbers(value, name: str) -> torch.Tensor:
     """``value`` (a number, sequence or tensor) as a float64 tensor, or a TypeError naming it."""
-    if isinstance(value, torch.Tensor):
-        return value.to(torch.float64)
-    try:
-        return torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(f"{name} must be numbers or a tensor, got "
-                        f"{type(value).__name__}") from error
+    return as_tensor_input(value, name, "numbers or a tensor", dtype=torch.float64)
 
 
 def _range(value, name: str, lower: float = 0.0) -> float:

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import WeightedRandomSampler
 
 from companion.core.checks import positive_int
-from companion.torch._inputs import tensor_input
+from companion.torch._inputs import as_tensor_input, tensor_input
 
 __all__ = ["group_error_rates", "error_gap", "group_balanced_weights", "group_balanced_sampler",
            "weighted_cross_entropy"]
@@ -34,11 +34,7 @@ def _groups(groups) -> np.ndarray:
 
 
 def _labels(values, name: str) -> np.ndarray:
-    try:
-        return np.asarray(torch.as_tensor(values).cpu())
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(f"{name} must be class labels (a tensor or an array), got "
-                        f"{type(values).__name__}") from error
+    return np.asarray(as_tensor_input(values, name, "class labels (a tensor or an array)").cpu())
 
 
 def group_error_rates(predictions, targets, groups) -> dict:

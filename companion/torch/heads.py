@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int
-from companion.torch._inputs import module_input, tensor_input
+from companion.torch._inputs import as_tensor_input, module_input, tensor_input
 from companion.torch.models.transformer import SelfAttention
 
 __all__ = ["attention_maps", "head_scores", "chance_score", "offset_targets",
@@ -48,15 +48,8 @@ def attention_maps(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     return torch.stack([m.last_weights for m in layers])  # (L, B, H, T, T)
 
 
-def _ids(value, name: str) -> torch.Tensor:
-    try:
-        return torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(f"{name} must hold integer ids, got {type(value).__name__}") from error
-
-
 def _check_targets(targets, T: int) -> torch.Tensor:
-    targets = _ids(targets, "targets")
+    targets = as_tensor_input(targets, "targets", "integer ids")
     if targets.dim() != 2 or targets.shape[1] != T or targets.is_floating_point():
         raise ValueError(f"targets must be integer (B, {T}), got {targets.dtype} "
                          f"{tuple(targets.shape)}")
@@ -90,7 +83,7 @@ def head_scores(weights: torch.Tensor, targets) -> torch.Tensor:
 
 def chance_score(targets) -> float:
     """The score of a head with uniform causal weights, 1 / (t + 1), over the same queries."""
-    targets = _ids(targets, "targets")
+    targets = as_tensor_input(targets, "targets", "integer ids")
     if targets.dim() == 0:
         raise ValueError("targets must be integer (B, T), got a scalar")
     T = targets.shape[-1]
@@ -117,12 +110,12 @@ def previous_match_targets(idx, token_ids) -> torch.Tensor:
     Returns:
         (B, T) int64, -1 where no earlier position holds one of them.
     """
-    idx = _ids(idx, "idx")
+    idx = as_tensor_input(idx, "idx", "integer ids")
     if idx.dim() != 2:
         raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
     if isinstance(token_ids, str) or not isinstance(token_ids, Iterable):
         raise TypeError(f"token_ids must be a collection of ids, got {type(token_ids).__name__}")
-    hit = torch.isin(idx, _ids(list(token_ids), "token_ids"))  # (B, T)
+    hit = torch.isin(idx, as_tensor_input(list(token_ids), "token_ids", "integer ids"))  # (B, T)
     B, T = idx.shape
     marked = torch.where(hit, torch.arange(T), -1)  # (B, T): own position where a hit
     latest = torch.cummax(marked, dim=1).values  # (B, T): latest hit at or before t
@@ -138,7 +131,7 @@ def induction_targets(periods, length: int) -> torch.Tensor:
     Returns:
         (B, T) int64, -1 for the first P positions, which have no earlier copy.
     """
-    periods = _ids(np.asarray(periods), "periods").long()
+    periods = as_tensor_input(np.asarray(periods), "periods", "integer ids").long()
     if periods.dim() != 1 or (periods < 1).any():
         raise ValueError(f"periods must be (B,) positive integers, got {periods.tolist()}")
     t = torch.arange(positive_int(length, "length"))[None, :]  # (1, T)

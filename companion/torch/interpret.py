@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from companion.core.checks import positive_int, real_number
-from companion.torch._inputs import module_input
+from companion.torch._inputs import as_tensor_input, module_input
 
 __all__ = ["class_scores", "saliency", "integrated_gradients", "occlusion"]
 
@@ -28,11 +28,8 @@ def _check(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         raise ValueError(f"x must be a tensor (N, ...) with a batch dimension, got "
                          f"{getattr(x, 'shape', type(x).__name__)}")
-    try:
-        target = torch.as_tensor(target, dtype=torch.long, device=x.device).reshape(-1)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(f"target must be a class index or one per example, got "
-                        f"{type(target).__name__} {target!r}") from error
+    target = as_tensor_input(target, "target", "a class index or one per example",
+                             dtype=torch.long, device=x.device).reshape(-1)
     if target.numel() == 1:
         target = target.expand(len(x))
     if target.shape != (len(x),):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.core.checks import positive_int, real_number
-from companion.torch._inputs import module_input
+from companion.torch._inputs import as_tensor_input, module_input
 from companion.torch.training import accuracy, seed_everything, train_steps
 
 __all__ = ["balanced_subset", "train_classifier", "held_out_accuracy", "learning_curve",
@@ -112,11 +112,7 @@ def train_classifier(model: nn.Module, x, y, steps: int, lr: float, batch_size: 
 
 
 def _as_inputs(x, y) -> tuple[torch.Tensor, torch.Tensor]:
-    try:
-        x = torch.as_tensor(x, dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise TypeError(f"x must be a numeric array or tensor (N, ...), got "
-                        f"{type(x).__name__}") from error
+    x = as_tensor_input(x, "x", "a numeric array or tensor (N, ...)", dtype=torch.float32)
     y = torch.as_tensor(_labels(y, "y"), dtype=torch.int64)
     if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"x and y must hold the same number of examples (at least one), got "
