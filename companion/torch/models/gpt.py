@@ -134,15 +134,6 @@ class GPT(TransformerLM):
         return idx
 
 
-def _stream_arguments(model, ids, block_size, batch_size):
-    """The checked arguments of :func:`stream_log_probs` and :func:`evaluate_loss`."""
-    module_input(model, "model")
-    block_size = (model.config.block_size if block_size is None
-                  else positive_int(block_size, "block_size"))
-    ids = torch.from_numpy(as_index_array(np.array(ids), "ids"))  # a writable copy (L,)
-    return block_size, positive_int(batch_size, "batch_size"), ids
-
-
 @torch.no_grad()
 def stream_log_probs(model: GPT, ids, block_size: int | None = None, batch_size: int = 64,
                      device=None) -> np.ndarray:
@@ -151,12 +142,15 @@ def stream_log_probs(model: GPT, ids, block_size: int | None = None, batch_size:
     ``ids`` (L,) is cut into n = (L - 1) // T non-overlapping windows of T = ``block_size``
     inputs; row i, column j of the result scores the target ids[i T + j + 1] given
     ids[i T .. i T + j], so column j holds the predictions made after seeing j + 1 tokens.
-    ``-result.mean()`` is :func:`evaluate_loss`.
 
     Returns:
         (n, T) float64 array of log-probabilities in nats; ``.reshape(-1)`` scores ids[1 : n T + 1].
     """
-    block_size, batch_size, ids = _stream_arguments(model, ids, block_size, batch_size)
+    module_input(model, "model")
+    block_size = (model.config.block_size if block_size is None
+                  else positive_int(block_size, "block_size"))
+    batch_size = positive_int(batch_size, "batch_size")
+    ids = torch.from_numpy(as_index_array(np.array(ids), "ids"))  # a writable copy (L,)
     n = (len(ids) - 1) // block_size
     if n < 1:
         raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")
@@ -182,24 +176,9 @@ def evaluate_loss(model: GPT, ids, block_size: int | None = None, batch_size: in
 
     ``ids`` (L,) is cut into windows of ``block_size`` + 1 tokens (inputs and shifted targets);
     every target of every whole window is scored, each with the context available inside its
-    window. Returns the mean over all scored tokens.
+    window. Returns the mean over all scored tokens: ``-stream_log_probs(...).mean()``.
     """
-    block_size, batch_size, ids = _stream_arguments(model, ids, block_size, batch_size)
-    n = (len(ids) - 1) // block_size
-    if n < 1:
-        raise ValueError(f"ids must hold more than block_size={block_size} tokens, got {len(ids)}")
-    x = ids[:n * block_size].view(n, block_size)  # (n, T)
-    y = ids[1:n * block_size + 1].view(n, block_size)  # (n, T)
-    device = next(model.parameters()).device if device is None else device
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for start in range(0, n, batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-        _, loss = model(xb, yb)
-        total += loss.item() * xb.numel()
-    model.train(was_training)
-    return total / (n * block_size)
+    return float(-stream_log_probs(model, ids, block_size, batch_size, device).mean())
 
 
 def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
