@@ -8,6 +8,7 @@ argument, what was expected and what came, instead of an opaque error deep insid
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -56,6 +57,12 @@ def check_size(array: np.ndarray, axis: int, expected: int, name: str, what: str
     if array.shape[axis] != expected:
         raise ValueError(f"{name} must have {what} = {expected} along axis {axis}, "
                          f"got shape {array.shape}")
+
+
+def check_instance(value, kind, name: str, what: str) -> None:
+    """Raise a TypeError unless ``value`` is an instance of ``kind`` (``what``, for people)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
 
 
 def integer(value, name: str) -> int:
@@ -116,6 +123,29 @@ def real_number(value, name: str, low: float | None = None, high: float | None =
         interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
         raise ValueError(f"{name} must lie in {interval}, got {value}")
     return value
+
+
+def function_dict(value, name: str) -> dict:
+    """Return ``value``, a mapping of names to functions (e.g. metrics), as a dict."""
+    if not isinstance(value, Mapping) or not all(map(callable, value.values())):
+        raise TypeError(f"{name} must map names to functions, got {type(value).__name__} "
+                        f"{value!r}")
+    return dict(value)
+
+
+def pairs(loader, name: str):
+    """Iterate over ``loader``, checking that it yields ``(inputs, targets)`` pairs; a loader
+    that cannot be iterated over is refused at once, a wrong item when it comes."""
+    if isinstance(loader, str) or not isinstance(loader, Iterable):
+        raise TypeError(f"{name} must yield (inputs, targets) pairs, got {type(loader).__name__}")
+
+    def checked():
+        for batch in loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise TypeError(f"{name} must yield (inputs, targets) pairs, got an item of "
+                                f"type {type(batch).__name__}")
+            yield batch
+    return checked()
 
 
 def as_rng(rng) -> np.random.Generator:

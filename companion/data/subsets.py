@@ -32,9 +32,9 @@ def first_per_class(x, y, per_class: int, num_classes: int | None = None):
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"y must be a 1-d array of integer class labels, got shape {y.shape} "
                         f"and dtype {y.dtype}")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and "
-                         f"{len(y)}")
+    if x.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number of examples, got shapes "
+                         f"{x.shape} and {y.shape}")
     per_class = positive_int(per_class, "per_class")
     num_classes = int(y.max()) + 1 if num_classes is None else positive_int(num_classes,
                                                                             "num_classes")

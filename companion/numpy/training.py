@@ -17,8 +17,11 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from companion.core.checks import as_float_array, as_rng, flag, positive_int
+from companion.core.checks import (as_float_array, as_rng, check_instance, flag, function_dict,
+                                   pairs, positive_int)
 from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
+from companion.numpy.module import Module
+from companion.numpy.optim import Optimizer
 
 __all__ = ["minibatches", "ArrayLoader", "train_step", "accuracy", "evaluate", "fit", "History",
            "EarlyStopping"]
@@ -97,6 +100,11 @@ def train_step(model, loss_fn, optimizer, x: np.ndarray, y: np.ndarray):
     Returns:
         (loss, output): the batch loss before the update, as a float, and the model's output ŷ.
     """
+    check_instance(model, Module, "model", "a companion.numpy Module")
+    check_instance(loss_fn, Module, "loss_fn", "a companion.numpy loss such as MSELoss()")
+    check_instance(optimizer, Optimizer, "optimizer", "a companion.numpy optimiser")
+    as_float_array(x, "x")
+    as_float_array(y, "y")
     model.zero_grad()
     output = model(x)                                   # forward pass
     loss = loss_fn(output, y)                           # calculate loss
@@ -137,11 +145,14 @@ def evaluate(model, loader, loss_fn=None, metrics: Mapping[str, Metric] | None =
     examples; ``metrics=None`` means ``{"accuracy": accuracy}``, pass ``{}`` for none. The
     model's mode is restored after.
     """
-    metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
+    check_instance(model, Module, "model", "a companion.numpy Module")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a loss (callable) or None, got {type(loss_fn).__name__}")
+    metrics = {"accuracy": accuracy} if metrics is None else function_dict(metrics, "metrics")
     was_training = model.training
     model.eval()
     mean = RunningMean()
-    for x, y in loader:
+    for x, y in pairs(loader, "loader"):
         with np.errstate(over="ignore", invalid="ignore"):
             output = model(x)
             values = {} if loss_fn is None else {"loss": float(loss_fn(output, y))}
@@ -170,7 +181,7 @@ def fit(model, train_loader, loss_fn, optimizer, epochs: int, val_loader=None,
     """
     epochs = positive_int(epochs, "epochs", allow_zero=True)
     early_stopping = EarlyStopping.of(early_stopping, val_loader is not None)
-    metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
+    metrics = {"accuracy": accuracy} if metrics is None else function_dict(metrics, "metrics")
     history, best = History(), BestWeights(model, early_stopping)
     start = time.perf_counter()
     for _ in tqdm(range(epochs), desc="epochs", leave=False, disable=not progress):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from companion.core.checks import as_float_array
+
 from .device import default_device
 
 __all__ = ["as_batch"]
@@ -31,13 +33,13 @@ def as_batch(x, y, device: torch.device | str | None = None
         ``[(inputs (N, ...), targets (N,))]``: a list holding one pair, so that every loop over
         it (every epoch) sees the same batch.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and "
-                         f"{len(y)}")
+    x, y = as_float_array(x, "x"), np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"y must be a 1-d array of integer class labels, got shape {y.shape} "
                         f"and dtype {y.dtype}")
+    if x.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number of examples, got shapes "
+                         f"{x.shape} and {y.shape}")
     device = default_device() if device is None else torch.device(device)
     return [(torch.tensor(x, dtype=torch.float32, device=device),
              torch.tensor(y, dtype=torch.int64, device=device))]

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from companion.core.checks import flag, positive_int, real_number
+from companion.core.checks import flag, function_dict, pairs, positive_int, real_number
 from companion.core.training import BestWeights, EarlyStopping, History, RunningMean
 
 from ._inputs import module_input, tensor_input
@@ -84,7 +84,7 @@ def _metric_values(metrics: Mapping[str, Metric], outputs, targets) -> dict[str,
 
 
 def _resolve(metrics, device):
-    metrics = {"accuracy": accuracy} if metrics is None else dict(metrics)
+    metrics = {"accuracy": accuracy} if metrics is None else function_dict(metrics, "metrics")
     return metrics, default_device() if device is None else torch.device(device)
 
 
@@ -95,12 +95,15 @@ def evaluate(model: nn.Module, loader, loss_fn: Callable | None = None,
     Returns ``{"loss": ..., name: ...}`` (no "loss" when ``loss_fn`` is None); ``metrics=None``
     means ``{"accuracy": accuracy}``, pass ``{}`` for none. The model's mode is restored after.
     """
+    model = module_input(model, "model")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a loss (callable) or None, got {type(loss_fn).__name__}")
     metrics, device = _resolve(metrics, device)
     was_training = model.training
     model.to(device).eval()
     mean = RunningMean()
     with torch.no_grad():
-        for inputs, targets in loader:
+        for inputs, targets in pairs(loader, "loader"):
             inputs, targets = to_device(inputs, device), to_device(targets, device)
             outputs = model(inputs)
             values = _metric_values(metrics, outputs, targets)

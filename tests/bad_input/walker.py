@@ -10,7 +10,7 @@ naming the argument, or accepts a value of the wrong type.
 
 Every public class and function of the three packages (the names in the ``__all__`` of each
 public module that the module defines) is probed, or listed in :data:`NOT_PROBED` with the
-reason; :data:`UNCHECKED` keeps valid calls of those that still fail a probe.
+reason.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from companion.torch import (augment, batching, checkpoints, distributed, fairne
                              regularization)
 from companion.torch.models import (attention_only, autoencoder, bert, cnn, gan, gpt, mlp,
                                     recurrent_lm, residual, seq2seq, transfer, transformer)
-from companion.torch.nas import darts, space, strategies
+from companion.torch.nas import benchmark, darts, space, strategies
 from companion.torch.rl import (actor_critic, dpo, environments, fine_tuning, policy_gradients,
                                 returns, reward_models)
 from tests.conformance.classify import module_samples, to_numpy, twin_module_infos
@@ -498,9 +498,10 @@ VALID.update({
 })
 
 
-# valid calls of callables whose arguments are not all checked yet: each fails some probe today
-# (see NOT_PROBED); move an entry into VALID once its checks are in place
-UNCHECKED = {
+_supernet = space.CellNetwork(darts.MixedCell(2, n_nodes=3), 2, num_classes=3)
+_darts_batch = (torch.zeros(2, 1, 8, 8), torch.tensor([0, 1]))
+
+VALID.update({
     "companion.data.first_per_class": (subsets.first_per_class,
                                        (np.zeros((6, 2)), np.arange(6) % 3, 1), {}),
     "companion.numpy.autograd.unbroadcast": (ag.unbroadcast, (np.zeros((2, 3)), (1, 3)), {}),
@@ -524,7 +525,14 @@ UNCHECKED = {
         {}),
     "companion.torch.training.evaluate": (ctraining.evaluate, (_net, [(_x4, _y4)]),
                                           {"loss_fn": torch.nn.functional.cross_entropy}),
-}
+    "companion.torch.nas.darts.unrolled_alpha_grad": (
+        darts.unrolled_alpha_grad, (_supernet, _supernet.cell.alpha, _darts_batch, _darts_batch,
+                                    0.1), {}),
+    "companion.torch.rl.fine_tuning.preference_pairs": (
+        fine_tuning.preference_pairs, (_gpt, reward_models.CountingOracle([1, 2]),
+                                       torch.tensor([1, 2]), 2), {"length": 3}),
+    "companion.torch.nas.benchmark.Benchmark": (benchmark.Benchmark, (), {}),
+})
 
 
 _TRAINS = "runs a training loop or an architecture search"
@@ -532,7 +540,6 @@ _PROCESSES = "spawns worker processes that train"
 _NO_ARGUMENTS = "takes no arguments"
 _RECORD = "a dataclass that stores what it is given, with no checks of its own"
 _ANY_LABELS = "group labels may be any values (np.unique), so a list of strings is a valid call"
-_LATER = "to probe: needs a valid call in VALID"
 
 # public callables the walker does not probe, each with the reason; the completeness test
 # fails for a public callable that is neither probed nor listed here, and for a stale entry
@@ -578,30 +585,9 @@ NOT_PROBED = {
     "companion.torch.nas.strategies.SearchResult": _RECORD,
     "companion.torch.learning_curves.LearningCurve": _RECORD,
     "companion.torch.rl.environments.Episodes": _RECORD,
-    "companion.torch.nas.benchmark.Benchmark": "to probe: reads a table from a JSON file",
     "companion.torch.device.to_device": "passes what is not a tensor through unchanged, by design",
     "companion.torch.fairness.group_balanced_weights": _ANY_LABELS,
     "companion.torch.fairness.group_balanced_sampler": _ANY_LABELS,
-    "companion.torch.nas.darts.unrolled_alpha_grad": _LATER,
-    "companion.torch.rl.fine_tuning.preference_pairs": _LATER,
-    "companion.data.subsets.first_per_class":
-        "to check: a string as x raises TypeError (len() of unsized object)",
-    "companion.numpy.autograd.broadcasting.unbroadcast":
-        "to check: a string as grad raises AttributeError ('str' object has no 'ndim')",
-    "companion.numpy.training.evaluate":
-        "to check: a string as model raises AttributeError ('str' object has no 'training')",
-    "companion.numpy.training.train_step":
-        "to check: a string as model raises AttributeError ('str' object has no 'zero_grad)",
-    "companion.torch.batching.as_batch":
-        "to check: a string as x raises TypeError (len() of unsized object)",
-    "companion.torch.models.gan.gan_step":
-        "to check: a string as generator raises AttributeError ('str' object has no 'sample')",
-    "companion.torch.rl.reward_models.CountingOracle":
-        "to check: a string as targets raises ValueError (invalid literal for int() with base 10:)",
-    "companion.torch.rl.reward_models.pair_accuracy":
-        "to check: a string as model raises TypeError ('str' object is not callable)",
-    "companion.torch.training.evaluate":
-        "to check: a string as model raises AttributeError ('str' object has no 'training')",
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.core.checks import as_float_array
+
 __all__ = ["unbroadcast", "broadcasts_to"]
 
 
@@ -17,6 +19,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
     Broadcasting copies an operand along those axes, so each copy's gradient adds up.
     """
+    grad = as_float_array(grad, "grad")
+    if not broadcasts_to(shape, grad.shape):
+        raise ValueError(f"shape {shape} must broadcast to grad's shape {grad.shape}")
     extra = grad.ndim - len(shape)
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))                 # axes added in front

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.core.checks import as_float_array, positive_int, real_number
+from companion.core.checks import as_float_array, check_instance, positive_int, real_number
+from companion.torch._inputs import module_input, tensor_input
 from companion.torch.activations import ReLU
 from companion.torch.losses import BCEWithLogitsLoss
 from companion.torch.models.mlp import mlp
@@ -92,6 +93,13 @@ def gan_step(generator: Generator, discriminator: Discriminator, opt_g: torch.op
     Both are binary cross-entropies on logits (label 1 = real). Each step draws a fresh batch
     of noise of the size of ``real`` (N, D) from ``noise``.
     """
+    check_instance(generator, Generator, "generator", "a Generator")
+    discriminator = module_input(discriminator, "discriminator")
+    check_instance(opt_g, torch.optim.Optimizer, "opt_g", "a torch.optim.Optimizer")
+    check_instance(opt_d, torch.optim.Optimizer, "opt_d", "a torch.optim.Optimizer")
+    if noise is not None and not isinstance(noise, torch.Generator):
+        raise TypeError(f"noise must be a torch.Generator or None, got {type(noise).__name__}")
+    real = tensor_input(real, "real")
     if real.dim() != 2:
         raise ValueError(f"real must have shape (N, D), got {tuple(real.shape)}")
     bce = BCEWithLogitsLoss()

@@ -164,13 +164,15 @@ class Benchmark:
     """
 
     def __init__(self, path=TABLE_PATH, metric: str = "val_accuracy"):
+        if not isinstance(path, (str, os.PathLike)) or not Path(path).is_file():
+            raise ValueError(f"path must name a table file written by build_table, got {path!r}")
+        if metric not in ("val_accuracy", "test_accuracy", "train_accuracy"):
+            raise ValueError(f"metric must be val_accuracy, test_accuracy or train_accuracy, "
+                             f"got {metric!r}")
         table = json.loads(Path(path).read_text())
         self.recipe = Recipe(**{**table["recipe"], "ops": tuple(table["recipe"]["ops"])})
         self.meta = {k: v for k, v in table.items() if k != "rows"}
         self.rows = {parse_genotype(r["genotype"], self.recipe.ops): r for r in table["rows"]}
-        if metric not in ("val_accuracy", "test_accuracy", "train_accuracy"):
-            raise ValueError(f"metric must be val_accuracy, test_accuracy or train_accuracy, "
-                             f"got {metric!r}")
         self.metric = metric
         self.queries = 0
 

@@ -22,10 +22,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.core.checks import positive_int, real_number
+from companion.torch._inputs import module_input
 from companion.torch.nas.space import OPS, CellNetwork, edges, make_op
 from companion.torch.training import seed_everything
 
 __all__ = ["MixedOp", "MixedCell", "DartsResult", "unrolled_alpha_grad", "darts_search"]
+
+
+def _check_batch(batch, name: str) -> None:
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2
+            and all(isinstance(t, torch.Tensor) for t in batch)):
+        raise TypeError(f"{name} must be an (x, y) pair of tensors, got {type(batch).__name__}")
 
 
 def _op_names(ops) -> tuple:
@@ -126,10 +133,11 @@ def unrolled_alpha_grad(model: nn.Module, alpha: nn.Parameter, train, val, xi: f
     Returns:
         The gradient, shaped like ``alpha``.
     """
-    if not xi >= 0:
-        raise ValueError(f"xi must be >= 0, got {xi}")
-    if not radius > 0:
-        raise ValueError(f"radius must be positive, got {radius}")
+    model = module_input(model, "model")
+    xi = real_number(xi, "xi", low=0.0)
+    radius = real_number(radius, "radius", low=0.0, low_inclusive=False)
+    _check_batch(train, "train")
+    _check_batch(val, "val")
     weights = [p for p in model.parameters() if p is not alpha]
     if len(weights) == len(list(model.parameters())):
         raise ValueError("alpha must be one of the model's parameters")

@@ -242,6 +242,9 @@ def preference_pairs(model, rater, prompt: torch.Tensor, pairs: int, length: int
         :func:`~companion.torch.rl.reward_models.train_reward_model` and for ``dpo_finetune``'s
         ``data``, so that a reward model and DPO can learn from the same pairs.
     """
+    if not callable(getattr(model, "generate", None)):
+        raise TypeError(f"model must be a language model with a generate method, got "
+                        f"{type(model).__name__}")
     _check_prompt(prompt)
     generator = torch.Generator(device=prompt.device).manual_seed(seed)
     return _label_pairs(model, rater, prompt, pairs, positive_int(length, "length"), generator,

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from companion.core.checks import as_rng, positive_int, real_number
+from companion.core.checks import as_index_array, as_rng, positive_int, real_number
+from companion.torch._inputs import module_input, tensor_input
 from companion.torch.rl._checks import same_shape_tensors
 
 __all__ = ["CountingOracle", "BagOfTokensReward", "TransformerReward", "bradley_terry_loss",
@@ -36,7 +37,7 @@ class CountingOracle:
     """
 
     def __init__(self, targets, temperature: float = 1.0, repeat_penalty: float = 0.0):
-        self.targets = np.unique(np.asarray(targets, dtype=np.int64))
+        self.targets = np.unique(as_index_array(targets, "targets"))
         self.temperature = real_number(temperature, "temperature", low=0.0,
                                        low_inclusive=False)
         self.repeat_penalty = real_number(repeat_penalty, "repeat_penalty", low=0.0)
@@ -156,5 +157,15 @@ def train_reward_model(model: nn.Module, chosen: torch.Tensor, rejected: torch.T
 def pair_accuracy(model: nn.Module, first: torch.Tensor, second: torch.Tensor,
                   first_preferred) -> float:
     """Fraction of pairs where ``model`` ranks as the oracle did: (N, T), (N, T), (N,) bool."""
+    model = module_input(model, "model")
+    first = tensor_input(first, "first", floating=False)
+    second = tensor_input(second, "second", floating=False)
+    if first.dim() != 2 or first.shape != second.shape:
+        raise ValueError(f"first and second must be (N, T) ids of one shape, got "
+                         f"{tuple(first.shape)} and {tuple(second.shape)}")
+    first_preferred = np.asarray(first_preferred)
+    if first_preferred.dtype != np.bool_ or first_preferred.shape != (len(first),):
+        raise ValueError(f"first_preferred must be ({len(first)},) bools, got dtype "
+                         f"{first_preferred.dtype} and shape {first_preferred.shape}")
     predicted = (model(first) > model(second)).cpu().numpy()
-    return float((predicted == np.asarray(first_preferred)).mean())
+    return float((predicted == first_preferred).mean())
