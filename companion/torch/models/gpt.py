@@ -22,6 +22,7 @@ import torch
 from companion.core.checks import as_index_array, flag, positive_int, real_number
 from companion.torch._inputs import module_input
 from companion.torch.activations import log_softmax
+from companion.torch.distributed import parallelize, shard
 from companion.torch.models.transformer import TransformerLM, check_sizes
 from companion.torch.training import adamw, train_steps, warmup_cosine
 
@@ -184,25 +185,31 @@ def evaluate_loss(model: GPT, ids, block_size: int | None = None, batch_size: in
 def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
                    batch_size: int = 32, lr: float = 7e-3, weight_decay: float = 0.01,
                    warmup: int = 20, seed: int = 0, device=None, eval_every: int = 0,
-                   max_seconds: float | None = None):
+                   max_seconds: float | None = None, strategy: str = "ddp"):
     """Train a character GPT on ``corpus`` (a :class:`companion.data.Corpus`) with AdamW.
 
     Batches come from ``corpus.batch("train", batch_size, block_size, rng)`` with a NumPy
     generator seeded by ``seed``; the model is initialised after ``torch.manual_seed(seed)``,
     so a run is reproducible on one machine. The learning rate warms up linearly for
     ``warmup`` steps, then follows a cosine down to lr / 10 at ``steps``. Gradients are
-    clipped to norm 1.
+    clipped to norm 1. Inside a ``torch.distributed`` process group it trains data-parallel:
+    every rank draws the same global batches and trains on its share of each (see
+    :mod:`companion.torch.distributed`), following the single-process run up to rounding.
 
     Args:
         corpus: the text, with ``train``/``val`` id arrays and ``vocab_size``.
         config: model sizes (default: 2 layers, 4 heads, C = 64, block 32, the corpus's V).
-        steps: optimiser steps. batch_size: windows per step. lr: peak learning rate.
+        steps: optimiser steps. batch_size: windows per step (over all ranks). lr: peak
+            learning rate.
         weight_decay: AdamW decay on matrices (not on biases, norms or embeddings).
         seed: seeds torch (initialisation) and the batch sampler.
         device: where to train (default: the CPU, since tiny models gain nothing from a GPU).
         eval_every: if > 0, record the validation loss every that many steps (and at the end).
         max_seconds: stop early once this much wall time has passed (makes the run
-            machine-dependent; None keeps it deterministic).
+            machine-dependent; None keeps it deterministic). Must be None data-parallel.
+        strategy: how ranks share the model in a process group, ``"ddp"`` or ``"fsdp"``
+            (:func:`companion.torch.distributed.parallelize`; under FSDP the model returned
+            stays sharded); unused in one process.
 
     Returns:
         (model, history): the trained model in eval mode, and the
@@ -219,18 +226,23 @@ def train_tiny_gpt(corpus, config: GPTConfig | None = None, steps: int = 1400,
     device = torch.device("cpu") if device is None else torch.device(device)
     torch.manual_seed(seed)
     model = GPT(config).to(device)
+    trained, rank, world_size = parallelize(model, strategy)  # (model, 0, 1) in one process
+    if world_size > 1 and max_seconds is not None:
+        raise ValueError(f"max_seconds must be None when training data-parallel (the ranks "
+                         f"would stop at different steps), got {max_seconds}")
     optimizer = adamw(model, lr, weight_decay)
     rng = np.random.default_rng(seed)
 
-    def batches():  # random windows (x, y), each (B, T), drawn as the steps need them
+    def batches():  # this rank's share of random windows (x, y), each (B / world_size, T)
         while True:
             x, y = corpus.batch("train", batch_size, config.block_size, rng)
-            yield torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+            yield tuple(torch.from_numpy(shard(ids, rank, world_size)).to(device)
+                        for ids in (x, y))
 
-    def validation(model):
+    def validation(_):  # the GPT itself: DDP's wrapper lacks its methods
         return {"loss": evaluate_loss(model, corpus.val[:20_000], device=device)}
 
-    history = train_steps(model, batches(), lambda model, batch: model(*batch)[1], optimizer,
+    history = train_steps(trained, batches(), lambda model, batch: model(*batch)[1], optimizer,
                           steps, warmup_cosine(optimizer, steps, warmup), clip_norm=1.0,
                           evaluate=validation if eval_every else None,
                           eval_every=eval_every or None, max_seconds=max_seconds)
