@@ -109,3 +109,18 @@ def test_training_is_reproducible():
     _, a = train_masked_lm(corpus, config, steps=5, batch_size=4, seed=7)
     _, b = train_masked_lm(corpus, config, steps=5, batch_size=4, seed=7)
     assert a.step_loss == b.step_loss
+
+
+def test_replace_probs_reach_the_batches():
+    corpus = Corpus("the quick brown fox jumps over the lazy dog. " * 20)
+    mask_id = corpus.vocab_size
+    inputs, labels = masked_lm_batch(corpus, "train", 64, 16, 0, replace_probs=(1.0, 0.0, 0.0))
+    assert (inputs[labels != IGNORE_INDEX] == mask_id).all()  # every chosen position masked
+    inputs, labels = masked_lm_batch(corpus, "train", 64, 16, 0, replace_probs=(0.0, 0.0, 1.0))
+    assert (inputs[labels != IGNORE_INDEX] == labels[labels != IGNORE_INDEX]).all()
+    config = MaskedLMConfig(corpus.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)
+    _, a = train_masked_lm(corpus, config, steps=3, batch_size=4, replace_probs=(1.0, 0.0, 0.0))
+    _, b = train_masked_lm(corpus, config, steps=3, batch_size=4)
+    assert a.step_loss != b.step_loss  # the rule changes the training batches
+    with pytest.raises(ValueError, match="replace_probs"):
+        train_masked_lm(corpus, config, steps=1, batch_size=4, replace_probs=(0.5, 0.0, 0.0))

@@ -119,16 +119,19 @@ class MaskedLM(TransformerLM):
 
 
 def masked_lm_batch(corpus, split: str, batch_size: int, block_size: int, rng,
-                    mask_prob: float = 0.15):
+                    mask_prob: float = 0.15,
+                    replace_probs: tuple[float, float, float] = (0.8, 0.1, 0.1)):
     """Random windows of ``corpus`` corrupted by :func:`mask_tokens`: (inputs, labels), (B, T).
 
     The windows come from ``corpus.batch`` (its next-token targets are dropped); one generator
-    ``rng`` draws both the windows and the corruption. Returns int64 NumPy arrays.
+    ``rng`` draws both the windows and the corruption; ``mask_prob`` and ``replace_probs``
+    (mask, random, keep) go to :func:`mask_tokens`. Returns int64 NumPy arrays.
     """
     if not callable(getattr(corpus, "batch", None)):
         raise TypeError(f"corpus must be a Corpus, got {type(corpus).__name__}")
     x, _ = corpus.batch(split, batch_size, block_size, rng)  # (B, T)
-    return mask_tokens(x, corpus.vocab_size, corpus.vocab_size, rng, mask_prob)
+    return mask_tokens(x, corpus.vocab_size, corpus.vocab_size, rng, mask_prob,
+                       replace_probs)
 
 
 def _token_ids(values, name: str) -> torch.Tensor:
@@ -170,7 +173,8 @@ def masked_lm_accuracy(model: MaskedLM, inputs, labels, batch_size: int = 256) -
 def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 600,
                     batch_size: int = 32, lr: float = 3e-3, weight_decay: float = 0.01,
                     warmup: int = 20, mask_prob: float = 0.15, seed: int = 0, device=None,
-                    eval_every: int = 0, eval_data=None):
+                    eval_every: int = 0, eval_data=None,
+                    replace_probs: tuple[float, float, float] = (0.8, 0.1, 0.1)):
     """Train a :class:`MaskedLM` on ``corpus`` by masked language modelling, with AdamW.
 
     Each step draws windows with :func:`masked_lm_batch` from a NumPy generator seeded by
@@ -188,6 +192,8 @@ def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 6
         eval_every: if > 0, record the masked-token accuracy on ``eval_data`` every that
             many steps (and at the end).
         eval_data: (inputs, labels) arrays (N, T) for ``eval_every``.
+        replace_probs: probabilities (mask, random, keep) for a chosen position, BERT's
+            (0.8, 0.1, 0.1) by default; (1, 0, 0) shows ``[MASK]`` at every chosen position.
 
     Returns:
         (model, history): the trained model in eval mode, and the
@@ -211,7 +217,8 @@ def train_masked_lm(corpus, config: MaskedLMConfig | None = None, steps: int = 6
 
     def batches():  # corrupted windows (inputs, labels), each (B, T), drawn step by step
         while True:
-            x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng, mask_prob)
+            x, y = masked_lm_batch(corpus, "train", batch_size, config.block_size, rng,
+                                   mask_prob, replace_probs)
             yield torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def validation(model):
