@@ -145,7 +145,7 @@ def parallelize(model: nn.Module, strategy: str = "ddp") -> tuple[nn.Module, int
     state, all-gathers the parameters for forward and backward and reduce-scatters the
     gradients; here the whole model is one unit, where large models make each block one, so
     that only one block is ever gathered at a time).
-    Build the optimiser afterwards: FSDP replaces the parameters by sharded ``DTensor``s.
+    Build the optimiser afterwards: FSDP replaces the parameters by sharded ``DTensor`` objects.
     """
     module_input(model, "model")
     if strategy not in STRATEGIES:
