@@ -14,16 +14,17 @@ LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 LAB_PORT ?= 8888
 REMOTE ?= origin
 
-.PHONY: book notebooks publish-notebooks lab test check format bench bench-snapshot serve constraints clean
+.PHONY: book pdf notebooks publish-notebooks lab test check format bench bench-snapshot serve constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,lab,test]"
 	touch $(STAMP)
 
-# Mermaid comes from the npm registry (package.json pins it) and is served by the book itself.
+# Mermaid comes from the npm registry (package.json pins it) and is served by the book itself;
+# mermaid-cli draws the PDF's diagrams with the machine's Chromium (no browser download).
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --silent --no-audit --no-fund
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --silent --no-audit --no-fund
 
 $(MERMAID)/mermaid.esm.min.mjs: node_modules/.package-lock.json
 	rm -rf $(MERMAID) && mkdir -p $(MERMAID)/chunks/mermaid.esm.min
@@ -33,6 +34,15 @@ $(MERMAID)/mermaid.esm.min.mjs: node_modules/.package-lock.json
 ## book: build _build/html, executing every chapter; a warning or a failing cell fails the build
 book: $(STAMP) $(MERMAID)/mermaid.esm.min.mjs notebooks
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --builder html
+
+## pdf: the whole book as one PDF, _build/latex/book.pdf, for reading offline. It reuses the
+## execution cache of `make book` (pages that changed run again). Needs XeLaTeX and Chromium;
+## on Debian: apt-get install texlive-xetex texlive-latex-extra texlive-fonts-recommended
+## texlive-plain-generic latexmk xindy fonts-freefont-otf poppler-utils chromium
+CHROMIUM ?= $(firstword $(foreach b,chromium chromium-browser google-chrome,$(shell command -v $(b))))
+pdf: $(STAMP) $(MERMAID)/mermaid.esm.min.mjs
+	PUPPETEER_EXECUTABLE_PATH=$(CHROMIUM) $(VENV)/bin/jupyter-book build . --warningiserror \
+		--keep-going --builder pdflatex
 
 ## notebooks: one .ipynb per page in _build/notebooks (Colab, downloads), led by a cell that
 ## installs the package where it is missing, as of the current commit
@@ -53,8 +63,9 @@ lab: $(STAMP) $(LAB_SETTINGS)
 	exec $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=. \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-## test: build the book (cached), then run the whole suite: unit tests, every chapter under nbval, the browser check
-test: book
+## test: build the book and its PDF (cached), then run the whole suite: unit tests, every chapter
+## under nbval, the browser check, the PDF's check
+test: book pdf
 	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
 ## check: the unit tests alone, in parallel: tests/ without the chapters and without the checks

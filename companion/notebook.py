@@ -120,39 +120,60 @@ def _highlighted(objs) -> str:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
 
-    code = "\n\n".join(definition(obj) for obj in objs)
-    return highlight(code, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+    return highlight(_code(objs), PythonLexer(), HtmlFormatter(cssclass="highlight"))
+
+
+def _code(objs) -> str:
+    return "\n\n".join(definition(obj) for obj in objs)
 
 
 def _names(objs) -> str:
     return ", ".join(f"<code>{obj.__module__}.{obj.__qualname__}</code>" for obj in objs)
 
 
-def show_source(*objs):
+class Source:
+    """Package source as a page shows it: a folded HTML block in the book and in Jupyter, and
+    Markdown code blocks where HTML cannot go (the PDF of the book, which has no folding)."""
+
+    def __init__(self, html: str, blocks: list[tuple[str, str]]):
+        self.html, self.blocks = html, blocks  # blocks: (heading, code) pairs
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join(f"{heading}\n\n```python\n{code}```" for heading, code in self.blocks)
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"# {heading}\n{code}" for heading, code in self.blocks)
+
+
+def _heading(objs) -> str:
+    return "Source: " + ", ".join(f"`{obj.__module__}.{obj.__qualname__}`" for obj in objs)
+
+
+def show_source(*objs) -> Source:
     """Show the definitions of ``objs`` (functions, methods, classes) in one folded block.
 
     The reader opens it to read the package's own code, so the text cannot drift from what is
     tested. In the book and in Jupyter alike it is a ``<details>`` element.
     """
-    from IPython.display import HTML
+    html = (f'<details class="source"><summary>Source: {_names(objs)}</summary>'
+            f"{_highlighted(objs)}</details>")
+    return Source(html, [(_heading(objs), _code(objs))])
 
-    return HTML(f'<details class="source"><summary>Source: {_names(objs)}</summary>'
-                f"{_highlighted(objs)}</details>")
 
-
-def source_tabs(numpy, torch):
+def source_tabs(numpy, torch) -> Source:
     """The NumPy and PyTorch versions of one component in synchronised tabs, folded.
 
     ``numpy`` and ``torch`` are an object or a tuple of objects each. The tabs are
     sphinx-design's: choosing "PyTorch" on one page switches every such block, on every page,
     and the browser remembers the choice. Without sphinx-design's script (in Jupyter) both
-    versions show, one after the other.
+    versions show, one after the other; so do they in the PDF.
     """
     from uuid import uuid4
 
-    from IPython.display import HTML
-
-    group, parts = f"sd-tab-set-{uuid4().hex}", []
+    group, parts, blocks = f"sd-tab-set-{uuid4().hex}", [], []
     for label, key, objs in (("NumPy", "numpy", numpy), ("PyTorch", "torch", torch)):
         objs = objs if isinstance(objs, tuple) else (objs,)
         tab = f"{group}-{key}"
@@ -160,6 +181,8 @@ def source_tabs(numpy, torch):
                      f'type="radio"><label class="sd-tab-label" data-sync-group="implementation" '
                      f'data-sync-id="{key}" for="{tab}">{label}</label>'
                      f'<div class="sd-tab-content">{_highlighted(objs)}</div>')
+        blocks.append((f"{_heading(objs)} ({label})", _code(objs)))
     names = _names((numpy if isinstance(numpy, tuple) else (numpy,))[:1])
-    return HTML(f'<details class="source"><summary>Source: {names}, NumPy and PyTorch</summary>'
-                f'<div class="sd-tab-set">{"".join(parts)}</div></details>')
+    html = (f'<details class="source"><summary>Source: {names}, NumPy and PyTorch</summary>'
+            f'<div class="sd-tab-set">{"".join(parts)}</div></details>')
+    return Source(html, blocks)

@@ -41,14 +41,23 @@ def test_definition_keeps_the_code_of_a_package_method():
 
 
 def test_show_source_is_folded_and_highlighted():
-    html = show_source(cn.Embedding.forward).data
+    shown = show_source(cn.Embedding.forward)
+    html = shown._repr_html_()
     assert html.startswith("<details") and 'class="highlight"' in html
     assert "companion.numpy.embedding.Embedding.forward" in html
+    # the PDF has no folding: there it is a Markdown code block of the same definition
+    assert shown._repr_markdown_() == ("Source: `companion.numpy.embedding.Embedding.forward`"
+                                       f"\n\n```python\n{definition(cn.Embedding.forward)}```")
 
 
 def test_source_tabs_sync_numpy_and_pytorch():
-    html = source_tabs(numpy=(cn.Embedding.forward, cn.Embedding.backward),
-                       torch=ct.Embedding.forward).data
+    tabs = source_tabs(numpy=(cn.Embedding.forward, cn.Embedding.backward),
+                       torch=ct.Embedding.forward)
+    # in the PDF, both versions one after the other
+    markdown = tabs._repr_markdown_()
+    assert markdown.index("(NumPy)") < markdown.index("(PyTorch)")
+    assert markdown.count("```python") == 2 and "def backward(" in markdown
+    html = tabs._repr_html_()
     assert html.count('class="sd-tab-label" data-sync-group="implementation"') == 2
     assert 'data-sync-id="numpy"' in html and 'data-sync-id="torch"' in html
     assert html.count("<input") == 2 and html.count(" checked ") == 1
