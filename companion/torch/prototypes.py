@@ -6,7 +6,10 @@ differentiable): :func:`prototypes` averages support embeddings per class,
 :func:`prototypical_loss` is the cross-entropy of those logits. :func:`train_prototypical`
 trains an embedding on episodes drawn from *base* classes; :func:`few_shot_accuracy` then
 measures it on episodes of *novel* classes it never saw, where each new class is known only
-from its ``n_shot`` support examples.
+from its ``n_shot`` support examples. :func:`train_instance_episodes` trains on episodes whose
+classes are single images, each known from one random warp and queried with another (instance
+discrimination, the idea of SimCLR's loss, here written as a prototypical loss), so it needs no
+labels.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from companion.core.checks import as_rng, positive_int
+from companion.core.checks import as_rng, positive_int, real_number
 from companion.data.episodes import sample_episode
 from companion.torch.activations import ReLU, log_softmax
 from companion.torch.conv import Conv2d
@@ -25,7 +28,7 @@ from companion.torch.training import train_steps
 from companion.torch._inputs import tensor_input
 
 __all__ = ["prototypes", "prototype_logits", "prototypical_loss", "ConvEmbedding",
-           "train_prototypical", "few_shot_accuracy"]
+           "train_prototypical", "train_instance_episodes", "few_shot_accuracy"]
 
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -56,16 +59,25 @@ def prototype_logits(queries: torch.Tensor, protos: torch.Tensor) -> torch.Tenso
 
 
 def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor,
-                      queries: torch.Tensor, query_labels: torch.Tensor, n_way: int):
+                      queries: torch.Tensor, query_labels: torch.Tensor, n_way: int,
+                      temperature: float | None = None):
     """Mean cross-entropy of the prototype classifier on the queries, and its accuracy.
 
     support (S, D) embeddings with labels (S,); queries (Q, D) with labels (Q,).
+    temperature: None scores raw embeddings; a number t first scales every embedding to length
+    1/sqrt(2 t), so that for single-shot prototypes -||a - b||^2 = (cos(a, b) - 1) / t: cosine
+    similarity over a temperature (the constant does not change a softmax).
     Returns (loss, accuracy): a scalar tensor and a float.
     """
     for name, value in (("support", support), ("queries", queries)):
         tensor_input(value, name)
     for name, value in (("support_labels", support_labels), ("query_labels", query_labels)):
         tensor_input(value, name, floating=False)
+    if temperature is not None:
+        t = real_number(temperature, "temperature", low=0, low_inclusive=False)
+        length = (2 * t) ** -0.5
+        support = length * torch.nn.functional.normalize(support, dim=1)  # (S, D), norm length
+        queries = length * torch.nn.functional.normalize(queries, dim=1)  # (Q, D)
     logits = prototype_logits(queries, prototypes(support, support_labels, n_way))  # (Q, K)
     logp = log_softmax(logits, dim=-1)  # (Q, K)
     loss = -logp.gather(1, query_labels[:, None]).mean()  # (Q, 1) -> scalar
@@ -76,32 +88,48 @@ def prototypical_loss(support: torch.Tensor, support_labels: torch.Tensor,
 class ConvEmbedding(nn.Module):
     """A small convolutional embedding for 8x8 images: (N, 1, 8, 8) -> (N, D).
 
-    conv3x3(1 -> c) ReLU maxpool2 -> conv3x3(c -> 2c) ReLU maxpool2 -> flatten (2c * 2 * 2)
-    -> Linear(-> D).
+    pools=2: conv3x3(1 -> c) ReLU maxpool2 -> conv3x3(c -> 2c) ReLU maxpool2 -> flatten
+    (2c * 2 * 2) -> Linear(-> D). pools=1 drops the first max-pool, so the features keep a
+    4x4 grid: flatten (2c * 4 * 4) -> Linear(-> D). :meth:`features` is everything before
+    the last Linear.
     """
 
-    def __init__(self, channels: int = 16, dim: int = 32):
+    def __init__(self, channels: int = 16, dim: int = 32, pools: int = 2):
         super().__init__()
         c = positive_int(channels, "channels")
+        if pools not in (1, 2) or isinstance(pools, bool):
+            raise ValueError(f"pools must be 1 or 2, got {pools!r}")
+        first = [MaxPool2d(2)] if pools == 2 else []  # (N, c, 4, 4) or stay (N, c, 8, 8)
+        side = 8 // 2 ** pools  # 2 or 4
         self.net = nn.Sequential(
-            Conv2d(1, c, 3, padding=1), ReLU(), MaxPool2d(2),  # (N, c, 4, 4)
-            Conv2d(c, 2 * c, 3, padding=1), ReLU(), MaxPool2d(2),  # (N, 2c, 2, 2)
-            Flatten(), Linear(2 * c * 4, positive_int(dim, "dim")))  # (N, D)
+            Conv2d(1, c, 3, padding=1), ReLU(), *first,
+            Conv2d(c, 2 * c, 3, padding=1), ReLU(), MaxPool2d(2),  # (N, 2c, side, side)
+            Flatten(), Linear(2 * c * side * side, positive_int(dim, "dim")))  # (N, D)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _as_images(x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2 and x.shape[1] == 64:
             x = x.view(-1, 1, 8, 8)  # (N, 64) -> (N, 1, 8, 8)
-        return self.net(x)
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation before the last Linear: (N, 1, 8, 8) -> (N, 2c * side^2)."""
+        return self.net[:-1](self._as_images(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self._as_images(x))
 
 
 def train_prototypical(embed: nn.Module, x: torch.Tensor, labels, classes, episodes: int = 300,
                        n_way: int | None = None, n_shot: int = 5, n_query: int = 10,
-                       lr: float = 1e-3, seed: int = 0):
+                       lr: float = 1e-3, seed: int = 0, augment=None,
+                       temperature: float | None = None):
     """Train ``embed`` with the prototypical loss on episodes of the given base classes.
 
     Each episode picks ``n_way`` of ``classes`` at random (all of them by default), draws
-    support and query examples with :func:`sample_episode` from (x, labels), embeds both and
-    takes one Adam step on :func:`prototypical_loss`.
+    support and query examples with :func:`sample_episode` from (x, labels), embeds both
+    (after ``augment``, if given: a function of a batch, e.g. a random warp) and takes one
+    Adam step on :func:`prototypical_loss` (with ``temperature``).
 
     Args:
         embed: the embedding network, already on the device of ``x``.
@@ -118,6 +146,7 @@ def train_prototypical(embed: nn.Module, x: torch.Tensor, labels, classes, episo
     classes = list(classes)
     n_way = len(classes) if n_way is None else positive_int(n_way, "n_way")
     rng = as_rng(seed)
+    augment = _augmenter(augment)
 
     def draw():  # episodes of n_way base classes: support, labels, queries, labels
         while True:
@@ -128,7 +157,64 @@ def train_prototypical(embed: nn.Module, x: torch.Tensor, labels, classes, episo
         s, s_y, q, q_y = episode
         s_y = torch.as_tensor(s_y, device=x.device)
         q_y = torch.as_tensor(q_y, device=x.device)
-        loss, acc = prototypical_loss(embed(x[s]), s_y, embed(x[q]), q_y, n_way)
+        loss, acc = prototypical_loss(embed(augment(x[s])), s_y, embed(augment(x[q])), q_y,
+                                      n_way, temperature)
+        return loss, {"accuracy": acc}
+
+    history = train_steps(embed, draw(), loss_and_accuracy,
+                          torch.optim.Adam(embed.parameters(), lr=lr),
+                          positive_int(episodes, "episodes"))
+    embed.eval()
+    return history
+
+
+def _augmenter(augment):
+    if augment is None:
+        return lambda v: v
+    if not callable(augment):
+        raise TypeError(f"augment must be a function of a batch or None, got "
+                        f"{type(augment).__name__}")
+    return augment
+
+
+def train_instance_episodes(embed: nn.Module, x: torch.Tensor, augment, episodes: int = 300,
+                            n_way: int = 64, temperature: float = 0.2, lr: float = 1e-3,
+                            seed: int = 0):
+    """Train ``embed`` on episodes whose classes are single images: no labels needed.
+
+    Each episode draws ``n_way`` distinct images of ``x``; image k's support example is one
+    random ``augment``-ation of it and its query another, so the episode is ``n_way``-way and
+    one-shot, and :func:`prototypical_loss` with ``temperature`` asks every query to be
+    nearer its own image's other view than any other image's (SimCLR's contrastive idea).
+    Without ``augment`` the two views would be equal and there would be nothing to learn.
+
+    Args:
+        embed: the embedding network, already on the device of ``x``.
+        x: (N, ...) inputs, N >= n_way. augment: a function of a batch (n, ...) -> (n, ...)
+            that draws a fresh random transformation of every item.
+        episodes: number of Adam steps. seed: seeds the choice of images.
+
+    Returns:
+        The :class:`~companion.core.training.History`, as :func:`train_prototypical`'s.
+    """
+    tensor_input(x, "x")
+    if not callable(augment):
+        raise TypeError(f"augment must be a function of a batch, got {type(augment).__name__}")
+    n_way = positive_int(n_way, "n_way")
+    if not 2 <= n_way <= len(x):
+        raise ValueError(f"n_way must be between 2 and len(x) = {len(x)}, got {n_way}")
+    real_number(temperature, "temperature", low=0, low_inclusive=False)
+    rng = as_rng(seed)
+    labels = torch.arange(n_way, device=x.device)  # (K,): image k is class k
+
+    def draw():
+        while True:
+            yield torch.as_tensor(rng.choice(len(x), size=n_way, replace=False))
+
+    def loss_and_accuracy(embed, chosen):
+        images = x[chosen.to(x.device)]  # (K, ...)
+        loss, acc = prototypical_loss(embed(augment(images)), labels, embed(augment(images)),
+                                      labels, n_way, temperature)
         return loss, {"accuracy": acc}
 
     history = train_steps(embed, draw(), loss_and_accuracy,

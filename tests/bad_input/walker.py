@@ -565,6 +565,7 @@ NOT_PROBED = {
     "companion.torch.nas.strategies.regularized_evolution": _TRAINS,
     "companion.torch.nas.strategies.reinforce_controller": _TRAINS,
     "companion.torch.prototypes.train_prototypical": _TRAINS,
+    "companion.torch.prototypes.train_instance_episodes": _TRAINS,
     "companion.torch.rl.actor_critic.train_policy": _TRAINS,
     "companion.torch.rl.fine_tuning.dpo_finetune": _TRAINS,
     "companion.torch.rl.fine_tuning.rl_finetune": _TRAINS,

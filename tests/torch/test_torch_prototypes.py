@@ -11,6 +11,7 @@ from companion.torch.prototypes import (
     prototype_logits,
     prototypes,
     prototypical_loss,
+    train_instance_episodes,
     train_prototypical,
 )
 
@@ -72,3 +73,41 @@ def test_pixel_prototypes_need_no_network():
     scores = few_shot_accuracy(lambda v: v, x, labels, [0, 1, 2], n_shot=1, n_query=5,
                                episodes=10, rng=0)
     assert (scores == 1.0).all()
+
+
+def test_temperature_makes_the_loss_a_cosine_softmax():
+    torch.manual_seed(0)
+    a, b = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    y = torch.arange(5)
+    loss, _ = prototypical_loss(a, y, b, y, 5, temperature=0.3)
+    cos = torch.nn.functional.normalize(b, dim=1) @ torch.nn.functional.normalize(a, dim=1).T
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(cos / 0.3, y))
+    with pytest.raises(ValueError, match="temperature"):
+        prototypical_loss(a, y, b, y, 5, temperature=0.0)
+
+
+def test_one_pool_embedding_and_its_features():
+    net = ConvEmbedding(channels=2, dim=3, pools=1)
+    x = torch.randn(4, 1, 8, 8)
+    assert net.features(x).shape == (4, 2 * 2 * 16) and net(x).shape == (4, 3)
+    torch.testing.assert_close(net.net[-1](net.features(x)), net(x))
+    assert ConvEmbedding(channels=2, dim=3).features(x.flatten(1)).shape == (4, 2 * 2 * 4)
+    with pytest.raises(ValueError, match="pools"):
+        ConvEmbedding(pools=3)
+
+
+def test_instance_episodes_learn_without_labels():
+    # two views of a point differ by small noise; distinct points are far apart
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(40, 64)), dtype=torch.float32)
+    noise = torch.Generator().manual_seed(0)
+    augment = lambda v: v + 0.5 * torch.randn(v.shape, generator=noise)  # noqa: E731
+    torch.manual_seed(0)
+    embed = ConvEmbedding(channels=4, dim=8, pools=1)
+    history = train_instance_episodes(embed, x, augment, episodes=40, n_way=16, lr=1e-2)
+    assert history.steps == 40
+    assert np.mean(history.step_loss[-5:]) < np.mean(history.step_loss[:5])
+    with pytest.raises(ValueError, match="n_way"):
+        train_instance_episodes(embed, x, augment, episodes=1, n_way=41)
+    with pytest.raises(TypeError, match="augment"):
+        train_instance_episodes(embed, x, None, episodes=1)
