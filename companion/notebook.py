@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from companion.figures import use_book_style
@@ -72,7 +74,6 @@ def definition(obj) -> str:
     idea.
     """
     import ast
-    import inspect
     import textwrap
 
     def checks_argument(value, target=None) -> bool:
@@ -127,8 +128,15 @@ def _code(objs) -> str:
     return "\n\n".join(definition(obj) for obj in objs)
 
 
+def _qualified(obj) -> str:
+    """``package.module.Class.method``, or a module's own name."""
+    if inspect.ismodule(obj):
+        return obj.__name__
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
 def _names(objs) -> str:
-    return ", ".join(f"<code>{obj.__module__}.{obj.__qualname__}</code>" for obj in objs)
+    return ", ".join(f"<code>{_qualified(obj)}</code>" for obj in objs)
 
 
 class Source:
@@ -149,7 +157,7 @@ class Source:
 
 
 def _heading(objs) -> str:
-    return "Source: " + ", ".join(f"`{obj.__module__}.{obj.__qualname__}`" for obj in objs)
+    return "Source: " + ", ".join(f"`{_qualified(obj)}`" for obj in objs)
 
 
 def show_source(*objs) -> Source:

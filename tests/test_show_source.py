@@ -58,6 +58,9 @@ def test_source_tabs_sync_numpy_and_pytorch():
     assert markdown.index("(NumPy)") < markdown.index("(PyTorch)")
     assert markdown.count("```python") == 2 and "def backward(" in markdown
     html = tabs._repr_html_()
+    # a whole module is named by its own name
+    assert "Source: `companion.torch.dropout` (PyTorch)" in source_tabs(cn.Dropout.forward,
+                                                                       ct.dropout)._repr_markdown_()
     assert html.count('class="sd-tab-label" data-sync-group="implementation"') == 2
     assert 'data-sync-id="numpy"' in html and 'data-sync-id="torch"' in html
     assert html.count("<input") == 2 and html.count(" checked ") == 1
