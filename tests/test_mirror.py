@@ -36,7 +36,8 @@ ONLY_IN = {
                         "the scratch convolution's building blocks (torch has unfold and fold)"),
     ("conv", "torch"): ({"check_image"}, "torch layers also take unbatched (C, H, W) images"),
     ("prototypes", "torch"): ({"prototypical_loss", "ConvEmbedding", "train_prototypical",
-                               "few_shot_accuracy"}, "the embedding is trained in torch only"),
+                               "train_instance_episodes", "few_shot_accuracy"},
+                              "the embedding is trained in torch only"),
     ("training", "numpy"): ({"minibatches", "ArrayLoader", "train_step"},
                            "the scratch half batches its own arrays (torch has DataLoader) and "
                            "shows the single step the training-loop chapter draws"),
