@@ -161,7 +161,13 @@ def train_prototypical(embed: nn.Module, x: torch.Tensor, labels, classes, episo
                                       n_way, temperature)
         return loss, {"accuracy": acc}
 
-    history = train_steps(embed, draw(), loss_and_accuracy,
+    return _adam_steps(embed, draw(), loss_and_accuracy, lr, episodes)
+
+
+def _adam_steps(embed: nn.Module, draws, loss_and_accuracy, lr: float, episodes: int):
+    """One Adam step on ``loss_and_accuracy`` per draw, ``episodes`` of them; ``embed`` is left
+    in eval mode. Returns the :class:`~companion.core.training.History`."""
+    history = train_steps(embed, draws, loss_and_accuracy,
                           torch.optim.Adam(embed.parameters(), lr=lr),
                           positive_int(episodes, "episodes"))
     embed.eval()
@@ -217,11 +223,7 @@ def train_instance_episodes(embed: nn.Module, x: torch.Tensor, augment, episodes
                                       labels, n_way, temperature)
         return loss, {"accuracy": acc}
 
-    history = train_steps(embed, draw(), loss_and_accuracy,
-                          torch.optim.Adam(embed.parameters(), lr=lr),
-                          positive_int(episodes, "episodes"))
-    embed.eval()
-    return history
+    return _adam_steps(embed, draw(), loss_and_accuracy, lr, episodes)
 
 
 @torch.no_grad()
