@@ -8,6 +8,7 @@ entries must agree within 0.08 here.
 """
 
 import numpy as np
+import pytest
 
 from companion.torch.nas.benchmark import Benchmark, Recipe, digits_tensors, train_architecture
 from companion.torch.nas.space import all_genotypes, canonical, parse_genotype
@@ -40,3 +41,11 @@ def test_retrained_entries_match_the_table():
         assert abs(row["val_accuracy"] - stored["val_accuracy"]) <= TOLERANCE, genotype
         assert abs(row["test_accuracy"] - stored["test_accuracy"]) <= TOLERANCE, genotype
         assert row["params"] == stored["params"]
+
+
+def test_a_file_that_is_not_a_table_is_refused_by_name(tmp_path):
+    for text in ("not json", '{"rows": []}', '{"recipe": {"ops": ["conv3x3"]}, "rows": [{}]}'):
+        path = tmp_path / "foreign.json"
+        path.write_text(text)
+        with pytest.raises(ValueError, match="path must name a table file.*foreign.json"):
+            Benchmark(path)

@@ -169,10 +169,14 @@ class Benchmark:
         if metric not in ("val_accuracy", "test_accuracy", "train_accuracy"):
             raise ValueError(f"metric must be val_accuracy, test_accuracy or train_accuracy, "
                              f"got {metric!r}")
-        table = json.loads(Path(path).read_text())
-        self.recipe = Recipe(**{**table["recipe"], "ops": tuple(table["recipe"]["ops"])})
+        try:
+            table = json.loads(Path(path).read_text())
+            self.recipe = Recipe(**{**table["recipe"], "ops": tuple(table["recipe"]["ops"])})
+            self.rows = {parse_genotype(r["genotype"], self.recipe.ops): r for r in table["rows"]}
+        except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise ValueError(f"path must name a table file written by build_table, got {path!r},"
+                             f" which does not parse as one ({error!r})") from error
         self.meta = {k: v for k, v in table.items() if k != "rows"}
-        self.rows = {parse_genotype(r["genotype"], self.recipe.ops): r for r in table["rows"]}
         self.metric = metric
         self.queries = 0
 
