@@ -9,7 +9,7 @@ at a time, each step reading the token it wrote last. What links the two is the 
   weighted average of all encoder states, the weights scored against the decoder's state.
 
 Both variants hold the same embeddings, recurrent layers and output layer, so a difference in
-accuracy comes from the attention alone. Tokens use :data:`companion.data.PAD` (id 0) for
+accuracy comes from the attention or from the initialisation (compare over seeds). Tokens use :data:`companion.data.PAD` (id 0) for
 padding; the decoder's start token is an extra id, ``vocab_size``, that no target contains.
 """
 
@@ -108,7 +108,7 @@ class Seq2Seq(nn.Module):
         attention: add Bahdanau attention (True) or use the fixed context z (False).
         rnn: factory ``rnn(input_size, hidden_size, batch_first=True)`` of a torch-style
             recurrent layer returning ``(output, h_n)``; the package's :class:`GRU` by default,
-            ``torch.nn.GRU`` computes the same function faster.
+            or ``torch.nn.GRU``, the fused layer that computes the same function.
         pad: the padding id.
 
     Input: src (N, S) right-padded token ids; for teacher forcing also tgt (N, T).
