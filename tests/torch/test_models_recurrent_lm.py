@@ -1,5 +1,7 @@
 """RecurrentLM, sequence_loss and generation: shapes, carried state, layer parity, losses."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -51,6 +53,14 @@ def test_sequence_loss_scores_exactly_the_stated_targets():
     assert model.training  # mode restored
     with pytest.raises(ValueError, match="more than chunk"):
         sequence_loss(model, ids[:8], chunk=8)
+
+
+def test_sequence_loss_takes_read_only_ids_without_a_warning():
+    ids = np.random.default_rng(0).integers(0, 7, 50)
+    ids.flags.writeable = False  # as the corpus's splits are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sequence_loss(make(), ids, chunk=8)
 
 
 def test_generate_is_reproducible_and_greedy_at_low_temperature():

@@ -118,7 +118,7 @@ def sequence_loss(model: nn.Module, ids, chunk: int = 256) -> tuple[float, int]:
     """
     chunk = positive_int(chunk, "chunk")
     device = next(module_input(model, "model").parameters()).device
-    ids = torch.as_tensor(as_index_array(np.asarray(ids), "ids"), device=device)
+    ids = torch.tensor(as_index_array(np.asarray(ids), "ids"), device=device)  # copies read-only ids
     rows = (len(ids) - 1) // chunk
     if rows < 1:
         raise ValueError(f"ids must hold more than chunk = {chunk} tokens, got {len(ids)}")
