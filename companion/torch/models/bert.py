@@ -14,7 +14,8 @@ not scored (Devlin et al. 2019). Parameters: ``tok_emb.weight`` (V + 1, C),
 (V, C), ``head.bias`` (V,).
 
 Initialisation is that of the GPT (N(0, 0.02) weights, zero biases, residual writers scaled by
-1 / sqrt(2 n_layer)) except for the query/key/value projection ``attn.qkv.weight``, drawn from N(0, qkv_std^2 / C) (``qkv_std`` = 1 by default).
+1 / sqrt(2 n_layer)) except for the query/key/value projection ``attn.qkv.weight``, drawn from
+N(0, qkv_std^2 / C) (``qkv_std`` = 1 by default).
 At a ``[MASK]`` position the model has no information but what attention brings, and the
 attention score q . k is bilinear in the query and key weights: started at 0.02 both are tiny
 and the gradient of each is proportional to the other, which could stall training on a plateau;
