@@ -94,6 +94,19 @@ def test_training_reduces_loss_on_repetitive_text():
     assert evaluate_loss(model, corpus.val) < 1.0
 
 
+def test_training_is_reproducible_for_a_seed_and_differs_across_seeds():
+    corpus = Corpus("the cat sat on the mat. " * 60)
+    config = GPTConfig(vocab_size=corpus.vocab_size, block_size=16, n_layer=1, n_head=2,
+                       n_embd=16)
+    runs = [train_tiny_gpt(corpus, config, steps=10, batch_size=8, seed=s)
+            for s in (0, 0, 1)]
+    (first, h_first), (again, h_again), (other, h_other) = runs
+    assert h_first.step_loss == h_again.step_loss
+    for name, value in first.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[name], value, rtol=0, atol=0)
+    assert h_other.step_loss != h_first.step_loss
+
+
 def test_stream_log_probs_score_each_window_position_and_average_to_the_loss():
     model = _model(3)
     ids = np.random.default_rng(0).integers(0, V, 16 * 5 + 7)  # 5 whole windows, a cut-off tail
