@@ -36,7 +36,7 @@ from companion.numpy import neighbours, ngram, precision, shapley, training as n
 from companion.numpy import prototypes as np_prototypes
 from companion.torch import (augment, batching, checkpoints, distributed, fairness, heads,
                              initialisation, interpret, learning_curves, prototypes,
-                             regularization)
+                             regularization, scaling)
 from companion.torch.models import (attention_only, autoencoder, bert, cnn, gan, gpt, mlp,
                                     recurrent_lm, residual, seq2seq, transfer, transformer)
 from companion.torch.nas import benchmark, darts, space, strategies
@@ -534,6 +534,9 @@ VALID.update({
         fine_tuning.preference_pairs, (_gpt, reward_models.CountingOracle([1, 2]),
                                        torch.tensor([1, 2]), 2), {"length": 3}),
     "companion.torch.nas.benchmark.Benchmark": (benchmark.Benchmark, (), {}),
+    "companion.torch.scaling.load_sweep": (scaling.load_sweep, (), {}),
+    "companion.torch.scaling.non_embedding_parameters": (scaling.non_embedding_parameters,
+                                                         (_gpt,), {}),
 })
 
 
@@ -560,6 +563,8 @@ NOT_PROBED = {
     "companion.torch.models.recurrent_lm.train_language_model": _TRAINS,
     "companion.torch.nas.benchmark.build_table": _TRAINS,
     "companion.torch.nas.benchmark.train_architecture": _TRAINS,
+    "companion.torch.scaling.train_run": _TRAINS,
+    "companion.torch.scaling.converge": _TRAINS,
     "companion.torch.nas.darts.darts_search": _TRAINS,
     "companion.torch.nas.strategies.random_search": _TRAINS,
     "companion.torch.nas.strategies.regularized_evolution": _TRAINS,
@@ -583,6 +588,7 @@ NOT_PROBED = {
     "companion.torch.nas.benchmark.digits_tensors": "takes only a device, which the walker skips",
     "companion.numpy.container.Sequential": "takes only *layers; the walker varies named arguments",
     "companion.torch.nas.benchmark.Recipe": _RECORD,
+    "companion.torch.scaling.Recipe": _RECORD,
     "companion.torch.nas.darts.DartsResult": _RECORD,
     "companion.torch.nas.strategies.SearchResult": _RECORD,
     "companion.torch.learning_curves.LearningCurve": _RECORD,
