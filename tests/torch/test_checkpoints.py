@@ -77,6 +77,15 @@ def test_shipping_again_replaces_files_of_an_older_recipe(tmp_path, monkeypatch)
     assert sorted(tmp_path.iterdir()) == sorted([*written, other])
 
 
+def test_saved_bytes_depend_on_the_weights_alone(tmp_path, monkeypatch):
+    # so that regenerating the shipped files changes them only where the weights change
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    model = checkpoints.cached_tiny_gpt(CORPUS, CONFIG, steps=2, batch_size=4)
+    checkpoints._save(model, tmp_path / "a.pt")
+    checkpoints._save(model, tmp_path / "another-name.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "another-name.pt").read_bytes()
+
+
 def test_the_package_ships_every_listed_model():
     files = sorted(checkpoints.SHIPPED_DIR.glob("tiny-gpt-*.pt"))
     assert len(files) == len(checkpoints.SHIPPED)
