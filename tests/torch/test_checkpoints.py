@@ -45,8 +45,8 @@ def test_shipped_weights_are_loaded_before_the_cache_and_never_retrained(tmp_pat
     monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(checkpoints, "SHIPPED_DIR", tmp_path / "trained")
     monkeypatch.setattr(checkpoints, "SHIPPED", (
-        {"sizes": {"block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8}, "steps": 3,
-         "batch_size": 4, "weight_decay": 0.1, "seed": 1},))
+        {"sizes": {"block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8},
+         "train": {"steps": 3, "batch_size": 4, "weight_decay": 0.1, "seed": 1}},))
     [path] = checkpoints.ship(CORPUS, tmp_path / "trained", log=lambda line: None)
     assert path == checkpoints.shipped_path(CORPUS, CONFIG, steps=3, batch_size=4,
                                             weight_decay=0.1, seed=1)
@@ -71,8 +71,8 @@ def test_shipping_again_replaces_files_of_an_older_recipe(tmp_path, monkeypatch)
     other = tmp_path / "notes.txt"
     other.write_text("kept")
     monkeypatch.setattr(checkpoints, "SHIPPED", (
-        {"sizes": {"block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8}, "steps": 2,
-         "batch_size": 4, "seed": 0},))
+        {"sizes": {"block_size": 8, "n_layer": 1, "n_head": 1, "n_embd": 8},
+         "train": {"steps": 2, "batch_size": 4, "seed": 0}},))
     written = checkpoints.ship(CORPUS, tmp_path, log=lambda line: None)
     assert sorted(tmp_path.iterdir()) == sorted([*written, other])
 
@@ -98,10 +98,9 @@ def test_the_package_ships_every_listed_model():
     # for this machine's corpus the names are all there, or (another Python's docstrings,
     # another corpus) none of them
     corpus = load_corpus()
-    names = {checkpoints.shipped_path(corpus, GPTConfig(vocab_size=corpus.vocab_size,
-                                                        **entry["sizes"]),
-                                      **{k: v for k, v in entry.items() if k != "sizes"})
-             for entry in checkpoints.SHIPPED}
+    names = {checkpoints.shipped_path(
+        corpus, GPTConfig(vocab_size=corpus.vocab_size, **entry["sizes"]), **entry["train"])
+        for entry in checkpoints.SHIPPED}
     assert names == set(files) or names.isdisjoint(files)
 
 
